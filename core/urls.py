@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from core import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    *[path(f"{slug}/", views.area, {"slug": slug}, name=slug) for slug in views.AREAS],
+]
