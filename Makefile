@@ -39,7 +39,7 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python -m cep.embedded run -- $(BIN)/python manage.py run_platform --host $(HOST) --port $(PORT)
 
 test: install browser
-	DEBUG=1 $(BIN)/python -m cep.embedded run -- $(BIN)/pytest $(PYTEST_ARGS)
+	DEBUG=1 CEP_REDIS_DB=1 $(BIN)/python -m cep.embedded run -- $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -17,7 +17,7 @@ class ChainBreak:
 
 def audit_verify(*, chain: str | None = None) -> tuple[int, list[ChainBreak]]:
     """Return (entries checked, first break per chain)."""
-    chains = [chain] if chain else list(AuditEntry.objects.values_list("chain", flat=True).distinct())
+    chains = [chain] if chain else list(AuditEntry.objects.order_by("chain").values_list("chain", flat=True).distinct())
     checked = 0
     breaks: list[ChainBreak] = []
     for name in chains:

@@ -37,7 +37,9 @@ PG_SYSTEM_USER = "cep-postgres"  # PostgreSQL refuses to run as root
 HOST = "127.0.0.1"
 
 DEFAULT_DATABASE_URL = f"postgresql://postgres@{HOST}:{PG_PORT}/{PG_DATABASE}"
-DEFAULT_REDIS_URL = f"redis://{HOST}:{REDIS_PORT}/0"
+# Tests use their own Redis database (CEP_REDIS_DB=1 in `make test`) so a running `make run`
+# worker never picks up a test's task, nor answers its health pings.
+DEFAULT_REDIS_URL = f"redis://{HOST}:{REDIS_PORT}/{int(os.environ.get('CEP_REDIS_DB', '0'))}"
 
 
 class EmbeddedError(RuntimeError):

@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "audit",
+    "profiles",
+    "events",
+    "scoring",
     "cep",
 ]
 
@@ -149,6 +152,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it even when serving from finders
 WHITENOISE_USE_FINDERS = True  # serve straight from static/ without collectstatic in development
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

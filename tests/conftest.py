@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import AbstractBaseUser
+from rest_framework.test import APIClient
+
+from accounts.models import Workspace
+from accounts.roles import Role
+from tests.factories import make_member, make_secret_key, make_workspace
+
+ARTIFACTS_DIR = Path(os.environ.get("TEST_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "var" / "test-artifacts"))
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where tests leave files for a person to look at (screenshots, reports)."""
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS_DIR
+
+
+@dataclass
+class Personas:
+    """The four people every permission-relevant route is tried with."""
+
+    workspace: Workspace
+    owner: AbstractBaseUser
+    other_workspace: Workspace
+    outsider: AbstractBaseUser  # owner of other_workspace, no membership here
+
+    def member(self, role: str) -> AbstractBaseUser:
+        return make_member(workspace=self.workspace, role=role)
+
+
+@pytest.fixture
+def personas(db: None) -> Personas:
+    workspace = make_workspace(name="Acme")
+    other = make_workspace(name="Globex")
+    owner = workspace.memberships.get(role=Role.OWNER).user
+    outsider = other.memberships.get(role=Role.OWNER).user
+    return Personas(workspace=workspace, owner=owner, other_workspace=other, outsider=outsider)
+
+
+@pytest.fixture
+def workspace(db: None) -> Workspace:
+    return make_workspace(name="Acme")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def secret_key(workspace: Workspace) -> str:
+    return make_secret_key(workspace=workspace)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # PBKDF2's deliberate slowness buys nothing in tests and costs ~0.3 s per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

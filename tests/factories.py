@@ -1,0 +1,43 @@
+"""Factories build objects through the real services, so tests see what users see."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+
+from accounts.models import Workspace
+from accounts.roles import Role
+from accounts.services import membership_add, secret_key_create, workspace_create
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy hook signature
+        if create:
+            obj.save()
+
+
+def make_workspace(*, name: str = "Acme", owner: AbstractBaseUser | None = None) -> Workspace:
+    return workspace_create(name=name, owner=owner or UserFactory())
+
+
+def make_member(*, workspace: Workspace, role: str = Role.VIEWER) -> AbstractBaseUser:
+    user = UserFactory()
+    membership_add(workspace=workspace, user=user, role=role, actor=None)
+    return user
+
+
+def make_secret_key(*, workspace: Workspace, name: str = "test") -> str:
+    _, plaintext = secret_key_create(workspace=workspace, name=name, actor=None)
+    return plaintext
