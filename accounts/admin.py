@@ -27,4 +27,4 @@ class WriteKeyAdmin(admin.ModelAdmin):
 
 @admin.register(SecretKey)
 class SecretKeyAdmin(APIKeyModelAdmin):
-    list_display = [*APIKeyModelAdmin.list_display, "workspace"]
+    list_display: tuple[str, ...] = (*APIKeyModelAdmin.list_display, "workspace")  # type: ignore[assignment]

@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from guardian.shortcuts import get_perms
 
 from accounts.roles import APPROVE_ACTIONS, MANAGE_API_KEYS, MANAGE_CATALOG, MANAGE_MEMBERS, VIEW_AUDIT, WORK_TICKETS
 from accounts.selectors import membership_for, workspaces_for_user
-from guardian.shortcuts import get_perms
 
 
 def workspace(request: HttpRequest) -> dict[str, Any]:

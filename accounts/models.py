@@ -4,7 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
+from rest_framework_api_key.models import AbstractAPIKey
 
 from accounts.roles import WORKSPACE_PERMISSIONS, Role
 from core.models import BaseModel
@@ -58,21 +58,19 @@ class WriteKey(BaseModel):
         return self.revoked_at is None
 
 
-class SecretKeyManager(BaseAPIKeyManager):
-    pass
-
-
 class SecretKey(AbstractAPIKey):
     """Management and decide API key. Stored as a SHA-512 hash; the full key is shown once."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="secret_keys")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = SecretKeyManager()
-
     class Meta(AbstractAPIKey.Meta):
-        ordering = ["-created"]
+        ordering = ("-created",)
         verbose_name = "secret key"

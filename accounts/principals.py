@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 if TYPE_CHECKING:
     from accounts.models import SecretKey, Workspace
@@ -34,7 +34,7 @@ class ApiKeyPrincipal:
         return f"key:{self.key.prefix}"
 
 
-Actor = Union[AbstractBaseUser, AnonymousUser, ApiKeyPrincipal, None]
+Actor: TypeAlias = User | AnonymousUser | ApiKeyPrincipal | None
 
 
 def actor_label(actor: Actor) -> str:

@@ -17,4 +17,4 @@ def request_workspace(request: HttpRequest | Request) -> Workspace:
     workspace = getattr(request, "workspace", None)
     if not workspace:
         raise PermissionDenied("You are not a member of any workspace.")
-    return workspace  # type: ignore[no-any-return]
+    return workspace

@@ -23,7 +23,7 @@ APPROVE_ACTIONS = "approve_actions"
 WORK_TICKETS = "work_tickets"
 VIEW_AUDIT = "view_audit"
 
-WORKSPACE_PERMISSIONS: list[tuple[str, str]] = [
+WORKSPACE_PERMISSIONS: tuple[tuple[str, str], ...] = (
     (VIEW, "See the workspace's customers, decisions and dashboards"),
     (MANAGE_MEMBERS, "Invite members and change their roles"),
     (MANAGE_API_KEYS, "Create and revoke API keys"),
@@ -31,7 +31,7 @@ WORKSPACE_PERMISSIONS: list[tuple[str, str]] = [
     (APPROVE_ACTIONS, "Approve or reject risky actions"),
     (WORK_TICKETS, "Claim, assign and resolve support tickets"),
     (VIEW_AUDIT, "Read the audit trail"),
-]
+)
 
 _ALL = [codename for codename, _ in WORKSPACE_PERMISSIONS]
 

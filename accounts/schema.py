@@ -15,5 +15,7 @@ class SecretKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A workspace secret key: `Authorization: Bearer <key>`. Create one under Settings > API keys.",
+            "description": (
+                "A workspace secret key: `Authorization: Bearer <key>`. Create one under Settings > API keys."
+            ),
         }

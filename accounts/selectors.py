@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
@@ -29,19 +29,19 @@ def workspace_can(*, actor: Actor, workspace: Workspace | None, codename: str) -
     return bool(actor.has_perm(perm(codename), workspace))
 
 
-def workspaces_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workspace]:
+def workspaces_for_user(*, user: User | AnonymousUser) -> QuerySet[Workspace]:
     if not user.is_authenticated:
         return Workspace.objects.none()
     return Workspace.objects.filter(memberships__user=user).order_by("name")
 
 
-def membership_for(*, user: AbstractBaseUser | AnonymousUser, workspace: Workspace) -> Membership | None:
+def membership_for(*, user: User | AnonymousUser, workspace: Workspace) -> Membership | None:
     if not user.is_authenticated:
         return None
     return Membership.objects.filter(user=user, workspace=workspace).first()
 
 
-def workspace_for_session(*, user: AbstractBaseUser | AnonymousUser, session: Any) -> Workspace | None:
+def workspace_for_session(*, user: User | AnonymousUser, session: Any) -> Workspace | None:
     """The workspace the user is working in: the one chosen in this session if they still
     belong to it, else their first membership."""
     if not user.is_authenticated:

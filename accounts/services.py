@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -17,8 +17,17 @@ from accounts.roles import ROLE_PERMISSIONS, Role, perm
 from core.signals import change_recorded
 
 
-def _record(*, workspace: Workspace, actor: Actor, action: str, target: Any, before: Any = None, after: Any = None,
-            reason: str = "", target_id: str | None = None) -> None:
+def _record(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    action: str,
+    target: Any,
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+    target_id: str | None = None,
+) -> None:
     change_recorded.send(
         sender=type(target),
         workspace=workspace,
@@ -32,12 +41,12 @@ def _record(*, workspace: Workspace, actor: Actor, action: str, target: Any, bef
     )
 
 
-def _grant(*, user: AbstractBaseUser, workspace: Workspace, role: str) -> None:
+def _grant(*, user: User, workspace: Workspace, role: str) -> None:
     for codename in ROLE_PERMISSIONS[role]:
         assign_perm(perm(codename), user, workspace)
 
 
-def _revoke(*, user: AbstractBaseUser, workspace: Workspace, role: str) -> None:
+def _revoke(*, user: User, workspace: Workspace, role: str) -> None:
     for codename in ROLE_PERMISSIONS[role]:
         remove_perm(perm(codename), user, workspace)
 
@@ -52,7 +61,7 @@ def _unique_slug(name: str) -> str:
 
 
 @transaction.atomic
-def workspace_create(*, name: str, owner: AbstractBaseUser, timezone_name: str = "UTC") -> Workspace:
+def workspace_create(*, name: str, owner: User, timezone_name: str = "UTC") -> Workspace:
     workspace = Workspace.objects.create(name=name, slug=_unique_slug(name), timezone=timezone_name)
     WriteKey.objects.create(workspace=workspace)
     _record(workspace=workspace, actor=owner, action="workspace.created", target=workspace, after={"name": name})
@@ -61,11 +70,16 @@ def workspace_create(*, name: str, owner: AbstractBaseUser, timezone_name: str =
 
 
 @transaction.atomic
-def membership_add(*, workspace: Workspace, user: AbstractBaseUser, role: str, actor: Actor) -> Membership:
+def membership_add(*, workspace: Workspace, user: User, role: str, actor: Actor) -> Membership:
     membership = Membership.objects.create(workspace=workspace, user=user, role=role)
     _grant(user=user, workspace=workspace, role=role)
-    _record(workspace=workspace, actor=actor, action="membership.added", target=membership,
-            after={"user": user.get_username(), "role": role})
+    _record(
+        workspace=workspace,
+        actor=actor,
+        action="membership.added",
+        target=membership,
+        after={"user": user.get_username(), "role": role},
+    )
     return membership
 
 
@@ -78,22 +92,33 @@ def membership_change_role(*, membership: Membership, role: str, actor: Actor) -
     membership.role = role
     membership.save(update_fields=["role", "updated_at"])
     _grant(user=membership.user, workspace=membership.workspace, role=role)
-    _record(workspace=membership.workspace, actor=actor, action="membership.role_changed", target=membership,
-            before={"role": before}, after={"role": role})
+    _record(
+        workspace=membership.workspace,
+        actor=actor,
+        action="membership.role_changed",
+        target=membership,
+        before={"role": before},
+        after={"role": role},
+    )
     return membership
 
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: Actor) -> None:
     _revoke(user=membership.user, workspace=membership.workspace, role=membership.role)
-    _record(workspace=membership.workspace, actor=actor, action="membership.removed", target=membership,
-            before={"user": membership.user.get_username(), "role": membership.role})
+    _record(
+        workspace=membership.workspace,
+        actor=actor,
+        action="membership.removed",
+        target=membership,
+        before={"user": membership.user.get_username(), "role": membership.role},
+    )
     membership.delete()
 
 
 @transaction.atomic
-def user_create(*, username: str, password: str, email: str = "") -> AbstractBaseUser:
-    user: AbstractBaseUser = get_user_model().objects.create_user(username=username, email=email, password=password)
+def user_create(*, username: str, password: str, email: str = "") -> User:
+    user: User = get_user_model().objects.create_user(username=username, email=email, password=password)
     return user
 
 
@@ -103,18 +128,31 @@ def write_key_rotate(*, workspace: Workspace, actor: Actor) -> WriteKey:
     old = list(WriteKey.objects.select_for_update().filter(workspace=workspace, revoked_at__isnull=True))
     WriteKey.objects.filter(pk__in=[k.pk for k in old]).update(revoked_at=now)
     new = WriteKey.objects.create(workspace=workspace)
-    _record(workspace=workspace, actor=actor, action="write_key.rotated", target=new,
-            before={"revoked": [k.key[:8] for k in old]}, after={"prefix": new.key[:8]})
+    _record(
+        workspace=workspace,
+        actor=actor,
+        action="write_key.rotated",
+        target=new,
+        before={"revoked": [k.key[:8] for k in old]},
+        after={"prefix": new.key[:8]},
+    )
     return new
 
 
 @transaction.atomic
 def secret_key_create(*, workspace: Workspace, name: str, actor: Actor) -> tuple[SecretKey, str]:
     """Create a key; the plaintext is returned here once and never stored."""
-    created_by = actor if isinstance(actor, AbstractBaseUser) else None
-    key, plaintext = SecretKey.objects.create_key(name=name, workspace=workspace, created_by=created_by)
-    _record(workspace=workspace, actor=actor, action="secret_key.created", target=key, target_id=key.prefix,
-            after={"name": name, "prefix": key.prefix})
+    created_by = actor if isinstance(actor, User) else None
+    created, plaintext = SecretKey.objects.create_key(name=name, workspace=workspace, created_by=created_by)
+    key = cast(SecretKey, created)
+    _record(
+        workspace=workspace,
+        actor=actor,
+        action="secret_key.created",
+        target=key,
+        target_id=key.prefix,
+        after={"name": name, "prefix": key.prefix},
+    )
     return key, plaintext
 
 
@@ -124,8 +162,16 @@ def secret_key_revoke(*, key: SecretKey, actor: Actor, reason: str = "") -> Secr
         return key
     key.revoked = True
     key.revoked_at = timezone.now()
-    key.revoked_by = actor if isinstance(actor, AbstractBaseUser) else None
+    key.revoked_by = actor if isinstance(actor, User) else None
     key.save(update_fields=["revoked", "revoked_at", "revoked_by"])
-    _record(workspace=key.workspace, actor=actor, action="secret_key.revoked", target=key, target_id=key.prefix,
-            before={"revoked": False}, after={"revoked": True, "prefix": key.prefix}, reason=reason)
+    _record(
+        workspace=key.workspace,
+        actor=actor,
+        action="secret_key.revoked",
+        target=key,
+        target_id=key.prefix,
+        before={"revoked": False},
+        after={"revoked": True, "prefix": key.prefix},
+        reason=reason,
+    )
     return key

@@ -63,8 +63,11 @@ def key_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     secret_key_revoke(key=key, actor=request.user, reason=reason)
     if request.htmx:  # type: ignore[attr-defined]
-        context = {"keys": secret_key_list(actor=request.user, workspace=workspace), "form": SecretKeyCreateForm(),
-                   "write_key": write_key_active(workspace=workspace)}
+        context = {
+            "keys": secret_key_list(actor=request.user, workspace=workspace),
+            "form": SecretKeyCreateForm(),
+            "write_key": write_key_active(workspace=workspace),
+        }
         return render(request, "accounts/keys.html#keys-panel", context)
     messages.success(request, f"Key {key.prefix} revoked.")
     return redirect("accounts:keys")

@@ -8,7 +8,7 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audit.receivers import on_change_recorded  # noqa: PLC0415
-        from core.signals import change_recorded  # noqa: PLC0415
+        from audit.receivers import on_change_recorded
+        from core.signals import change_recorded
 
         change_recorded.connect(on_change_recorded, dispatch_uid="audit.change_recorded")

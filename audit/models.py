@@ -12,8 +12,12 @@ class AuditEntry(models.Model):
     id = models.BigAutoField(primary_key=True)
     chain = models.CharField(max_length=64, db_index=True)
     seq = models.PositiveBigIntegerField()
-    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor_label = models.CharField(max_length=160)
     action = models.CharField(max_length=80, db_index=True)
     target_type = models.CharField(max_length=80, blank=True)

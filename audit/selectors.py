@@ -15,5 +15,7 @@ def audit_entry_list(*, actor: Actor, workspace: Workspace, search: str = "", ac
     if action:
         entries = entries.filter(action=action)
     if search:
-        entries = entries.filter(Q(actor_label__icontains=search) | Q(target_id__icontains=search) | Q(reason__icontains=search))
+        entries = entries.filter(
+            Q(actor_label__icontains=search) | Q(target_id__icontains=search) | Q(reason__icontains=search)
+        )
     return entries

@@ -66,7 +66,7 @@ def audit_record(
         chain=chain,
         seq=(last.seq + 1) if last else 1,
         workspace=workspace,
-        actor_user=user,  # type: ignore[misc]
+        actor_user=user,
         actor_label=actor_label(actor),
         action=action,
         target_type=target_type,

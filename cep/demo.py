@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -50,7 +51,7 @@ def _secret_key_valid(workspace: Workspace, plaintext: str) -> bool:
     if not plaintext:
         return False
     try:
-        key = SecretKey.objects.get_from_key(plaintext)
+        key = cast(SecretKey, SecretKey.objects.get_from_key(plaintext))
     except SecretKey.DoesNotExist:
         return False
     return key.workspace_id == workspace.id and not key.revoked

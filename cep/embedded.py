@@ -19,7 +19,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -142,10 +141,32 @@ class EmbeddedPostgres:
         self._prepare_permissions()
         if not (self.data_dir / "PG_VERSION").exists():
             self._pg(
-                "initdb", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-U", "postgres", "-D", str(self.data_dir)
+                "initdb",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "-U",
+                "postgres",
+                "-D",
+                str(self.data_dir),
             )
-        options = f"-h {HOST} -p {self.port} -k {self.data_dir} -c max_connections=200 -c shared_buffers=256MB -c fsync=on"
-        result = self._pg("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "-w", "-t", "60", "start", check=False)
+        options = (
+            f"-h {HOST} -p {self.port} -k {self.data_dir} -c max_connections=200 -c shared_buffers=256MB -c fsync=on"
+        )
+        result = self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+            check=False,
+        )
         if result.returncode != 0:
             raise EmbeddedError(f"PostgreSQL failed to start: {result.stderr or result.stdout}; see {self.log_file}")
         _wait_for(self.running, "PostgreSQL")
@@ -153,14 +174,34 @@ class EmbeddedPostgres:
         return True
 
     def _ensure_database(self) -> None:
-        exists = self._pg("psql", "-h", HOST, "-p", str(self.port), "-U", "postgres", "-tAc",
-                          f"SELECT 1 FROM pg_database WHERE datname='{PG_DATABASE}'")
+        exists = self._pg(
+            "psql",
+            "-h",
+            HOST,
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname='{PG_DATABASE}'",  # noqa: S608 - a module constant, not input
+        )
         if exists.stdout.strip() != "1":
             self._pg("createdb", "-h", HOST, "-p", str(self.port), "-U", "postgres", PG_DATABASE)
         # template1 gets the extension so test databases created from it have it too.
         for db in ("template1", PG_DATABASE):
-            self._pg("psql", "-h", HOST, "-p", str(self.port), "-U", "postgres", "-d", db, "-c",
-                     "CREATE EXTENSION IF NOT EXISTS vector")
+            self._pg(
+                "psql",
+                "-h",
+                HOST,
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+                "CREATE EXTENSION IF NOT EXISTS vector",
+            )
 
     def stop(self) -> None:
         if not (self.data_dir / "postmaster.pid").exists():
@@ -191,15 +232,24 @@ class EmbeddedRedis:
         subprocess.run(
             [
                 str(self.binary),
-                "--bind", HOST,
-                "--port", str(self.port),
-                "--dir", str(self.data_dir),
-                "--daemonize", "yes",
-                "--pidfile", str(self.pid_file),
-                "--logfile", str(self.data_dir.parent / "redis.log"),
-                "--appendonly", "yes",
-                "--save", "",
-                "--protected-mode", "yes",
+                "--bind",
+                HOST,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self.pid_file),
+                "--logfile",
+                str(self.data_dir.parent / "redis.log"),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--protected-mode",
+                "yes",
             ],
             check=True,
             capture_output=True,

@@ -32,7 +32,7 @@ class WorkspaceConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _workspace_id(self, user: Any) -> str | None:
-        from accounts.selectors import workspace_for_session  # noqa: PLC0415 - core stays below accounts
+        from accounts.selectors import workspace_for_session
 
         session = self.scope.get("session")
         workspace = workspace_for_session(user=user, session=session)

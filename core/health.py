@@ -40,7 +40,7 @@ def _redis() -> str | None:
 
 
 def _celery() -> str:
-    from cep.celery import app  # noqa: PLC0415
+    from cep.celery import app
 
     replies = app.control.ping(timeout=settings.HEALTH_CELERY_TIMEOUT, limit=1)  # first answer is enough
     if not replies:

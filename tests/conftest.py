@@ -12,7 +12,9 @@ from accounts.models import Workspace
 from accounts.roles import Role
 from tests.factories import make_member, make_secret_key, make_workspace
 
-ARTIFACTS_DIR = Path(os.environ.get("TEST_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "var" / "test-artifacts"))
+ARTIFACTS_DIR = Path(
+    os.environ.get("TEST_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "var" / "test-artifacts")
+)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['name'],
-                'permissions': [('view_workspace_data', "See the workspace's customers, decisions and dashboards"), ('manage_members', 'Invite members and change their roles'), ('manage_api_keys', 'Create and revoke API keys'), ('manage_catalog', 'Edit actions, guardrails and policies'), ('approve_actions', 'Approve or reject risky actions'), ('work_tickets', 'Claim, assign and resolve support tickets'), ('view_audit', 'Read the audit trail')],
+                'permissions': (('view_workspace_data', "See the workspace's customers, decisions and dashboards"), ('manage_members', 'Invite members and change their roles'), ('manage_api_keys', 'Create and revoke API keys'), ('manage_catalog', 'Edit actions, guardrails and policies'), ('approve_actions', 'Approve or reject risky actions'), ('work_tickets', 'Claim, assign and resolve support tickets'), ('view_audit', 'Read the audit trail')),
             },
         ),
         migrations.CreateModel(
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'secret key',
                 'verbose_name_plural': 'API keys',
-                'ordering': ['-created'],
+                'ordering': ('-created',),
                 'abstract': False,
             },
         ),

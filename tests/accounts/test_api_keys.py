@@ -35,7 +35,7 @@ def test_the_new_key_authenticates_and_revocation_is_immediate(api_client, works
     assert response.json() == {"error": {"code": "authentication_failed", "message": "This secret key was revoked."}}
 
 
-def APIClientWith(key: str):  # noqa: N802 - reads like a constructor
+def APIClientWith(key: str):
     from rest_framework.test import APIClient
 
     client = APIClient()

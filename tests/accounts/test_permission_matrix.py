@@ -24,31 +24,35 @@ PERSONAS = ["owner", "admin", "marketer", "approver", "support_agent", "viewer",
 # kind, method, path ({key} = a secret key prefix of the persona's target workspace)
 MATRIX = [
     # route                                                    owner admin mark appr supp view outs anon
-    ("page", "GET", "/",                                        [A, A, A, A, A, A, A, L]),
-    ("page", "GET", "/customers/",                              [A, A, A, A, A, A, A, L]),
-    ("page", "GET", "/decisions/",                              [A, A, A, A, A, A, A, L]),
-    ("page", "GET", "/approvals/",                              [A, A, A, A, A, A, A, L]),
-    ("page", "GET", "/actions/",                                [A, A, A, A, A, A, A, L]),
-    ("page", "GET", "/support/",                                [A, A, A, A, A, A, A, L]),
-    ("page", "GET", "/insights/",                               [A, A, A, A, A, A, A, L]),
-    ("page", "GET", "/accounts/settings/",                      [A, A, A, A, A, A, A, L]),
-    ("page", "GET", "/accounts/settings/keys/",                 [A, A, D, D, D, D, A, L]),
-    ("page", "POST", "/accounts/settings/keys/create/",         [A, A, D, D, D, D, A, L]),
-    ("page", "POST", "/accounts/settings/keys/{key}/revoke/",   [A, A, D, D, D, D, N, L]),
-    ("page", "GET", "/accounts/settings/members/",              [A, A, D, D, D, D, A, L]),
-    ("api", "GET", "/api/v1/workspace/",                        [A, A, A, A, A, A, A, L]),
-    ("api", "GET", "/api/v1/workspace/members/",                [A, A, D, D, D, D, A, L]),
-    ("api", "GET", "/api/v1/keys/",                             [A, A, D, D, D, D, A, L]),
-    ("api", "POST", "/api/v1/keys/",                            [A, A, D, D, D, D, A, L]),
-    ("api", "POST", "/api/v1/keys/{key}/revoke/",               [A, A, D, D, D, D, N, L]),
-    ("ws", "CONNECT", "/ws/workspace/",                         [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/", [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/customers/", [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/decisions/", [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/approvals/", [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/actions/", [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/support/", [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/insights/", [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/accounts/settings/", [A, A, A, A, A, A, A, L]),
+    ("page", "GET", "/accounts/settings/keys/", [A, A, D, D, D, D, A, L]),
+    ("page", "POST", "/accounts/settings/keys/create/", [A, A, D, D, D, D, A, L]),
+    ("page", "POST", "/accounts/settings/keys/{key}/revoke/", [A, A, D, D, D, D, N, L]),
+    ("page", "GET", "/accounts/settings/members/", [A, A, D, D, D, D, A, L]),
+    ("api", "GET", "/api/v1/workspace/", [A, A, A, A, A, A, A, L]),
+    ("api", "GET", "/api/v1/workspace/members/", [A, A, D, D, D, D, A, L]),
+    ("api", "GET", "/api/v1/keys/", [A, A, D, D, D, D, A, L]),
+    ("api", "POST", "/api/v1/keys/", [A, A, D, D, D, D, A, L]),
+    ("api", "POST", "/api/v1/keys/{key}/revoke/", [A, A, D, D, D, D, N, L]),
+    ("ws", "CONNECT", "/ws/workspace/", [A, A, A, A, A, A, A, L]),
 ]
 
 # Websocket consumers read the database from another thread, so those cells need committed
 # data (a transactional test); HTTP cells run inside a rolled-back transaction, which is faster.
 CELLS = [
     pytest.param(
-        kind, method, path, persona, row[i],
+        kind,
+        method,
+        path,
+        persona,
+        row[i],
         id=f"{method} {path} as {persona}",
         marks=pytest.mark.django_db(transaction=kind == "ws"),
     )
@@ -107,13 +111,14 @@ def test_permission_cell(personas, kind, method, path, persona, expected) -> Non
         outcome = _outcome(kind, client.get(url))
     else:
         data = {"name": "new key"}
-        outcome = _outcome(kind, client.post(url, data, content_type="application/json") if kind == "api"
-                           else client.post(url, data))
+        outcome = _outcome(
+            kind, client.post(url, data, content_type="application/json") if kind == "api" else client.post(url, data)
+        )
     checked.append(f"{method} {path} {persona}")
     assert outcome == expected, f"{method} {url} as {persona}: got {outcome}, table says {expected}"
     if persona == "outsider" and outcome == A and kind != "ws":
         # Allowed for the outsider only because it shows their own workspace: never ours.
-        body = (client.get(url) if method == "GET" else None)
+        body = client.get(url) if method == "GET" else None
         if body is not None:
             assert "Acme" not in body.content.decode()
 
@@ -132,5 +137,5 @@ def test_denied_writes_change_nothing(personas) -> None:
 def test_matrix_covers_every_cell() -> None:
     # Runs after the cells in file order; reports how many were checked.
     expected = len(MATRIX) * len(PERSONAS)
-    print(f"permission matrix: {len(checked)} of {expected} cells checked")  # noqa: T201
+    print(f"permission matrix: {len(checked)} of {expected} cells checked")
     assert len(checked) in (0, expected)  # 0 when run alone with -k

@@ -10,8 +10,10 @@ from audit.verification import audit_verify
 
 
 def _write(workspace, n: int) -> list[AuditEntry]:
-    return [audit_record(workspace=workspace, actor=None, action="test.change", target_id=str(i), after={"i": i})
-            for i in range(n)]
+    return [
+        audit_record(workspace=workspace, actor=None, action="test.change", target_id=str(i), after={"i": i})
+        for i in range(n)
+    ]
 
 
 @pytest.mark.django_db

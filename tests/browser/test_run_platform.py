@@ -55,7 +55,11 @@ def test_platform_starts_demo_login_sees_dashboard_and_ctrl_c_stops_all(tmp_path
     }
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "run_platform", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         start_new_session=True,  # its own process group, so we can Ctrl-C it like a terminal would
     )
     try:
@@ -67,8 +71,11 @@ def test_platform_starts_demo_login_sees_dashboard_and_ctrl_c_stops_all(tmp_path
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 3, "web server, worker and beat"
 
-        api = requests.get(f"http://127.0.0.1:{port}/api/v1/workspace/",
-                           headers={"Authorization": f"Bearer {banner['Secret key']}"}, timeout=10)
+        api = requests.get(
+            f"http://127.0.0.1:{port}/api/v1/workspace/",
+            headers={"Authorization": f"Bearer {banner['Secret key']}"},
+            timeout=10,
+        )
         assert api.status_code == 200 and api.json()["name"] == "Demo Store"
         health = {}
         for _ in range(30):  # the worker may take a few seconds to join
@@ -103,5 +110,5 @@ def test_platform_starts_demo_login_sees_dashboard_and_ctrl_c_stops_all(tmp_path
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
-    gone, alive = psutil.wait_procs(children, timeout=10)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], f"still running after Ctrl-C: {alive}"

@@ -52,14 +52,51 @@ class Command(BaseCommand):
         var = Path(settings.VAR_DIR)
         var.mkdir(parents=True, exist_ok=True)
         commands = {
-            "web": [python, "-m", "uvicorn", "cep.asgi:application", "--host", host, "--port", str(port),
-                    "--workers", str(options["web_workers"]), "--no-access-log", "--lifespan", "off"],
-            "worker": [python, "-m", "celery", "-A", "cep", "worker", "-Q", QUEUES, "--loglevel", "INFO",
-                       "--concurrency", str(options["worker_concurrency"]), "-n", f"worker-{port}@%h"],
+            "web": [
+                python,
+                "-m",
+                "uvicorn",
+                "cep.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--workers",
+                str(options["web_workers"]),
+                "--no-access-log",
+                "--lifespan",
+                "off",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "cep",
+                "worker",
+                "-Q",
+                QUEUES,
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(options["worker_concurrency"]),
+                "-n",
+                f"worker-{port}@%h",
+            ],
         }
         if not options["no_beat"]:
-            commands["beat"] = [python, "-m", "celery", "-A", "cep", "beat", "--loglevel", "INFO",
-                                "--schedule", str(var / f"celerybeat-schedule-{port}")]
+            commands["beat"] = [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "cep",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(var / f"celerybeat-schedule-{port}"),
+            ]
         processes: dict[str, subprocess.Popen[bytes]] = {}
         stopping = False
 
