@@ -1,0 +1,260 @@
+"""Shared benchmark machinery: a scratch database, the platform's web server as a subprocess,
+open- and closed-loop HTTP load on loopback, percentiles, and the report writer.
+
+Every load loop here is bounded by a request count or a duration, and talks to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "cep_bench")
+
+
+def admin_dsn() -> str:
+    from cep.embedded import DEFAULT_DATABASE_URL
+
+    base = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    return base.rsplit("/", 1)[0] + "/postgres"
+
+
+def bench_database_url() -> str:
+    return admin_dsn().rsplit("/", 1)[0] + f"/{BENCH_DB}"
+
+
+def recreate_database() -> None:
+    with psycopg.connect(admin_dsn(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{BENCH_DB}" TEMPLATE template1')
+
+
+def server_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": bench_database_url(),
+        "DEBUG": "0",  # no query log, production code paths
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    port: int
+    workers: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cep.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--no-access-log",
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env(), start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.2)
+        raise RuntimeError("benchmark server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    if not samples_ms:
+        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan"), "max": float("nan")}
+    ordered = sorted(samples_ms)
+
+    def pick(q: float) -> float:
+        index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+        return round(ordered[index], 2)
+
+    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 2)}
+
+
+@dataclass
+class LoadResult:
+    sent: int = 0
+    ok: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "ok": self.ok,
+            "errors": self.errors,
+            "wall_s": round(self.wall_s, 3),
+            **percentiles(self.latencies_ms),
+        }
+
+
+RequestFn = Callable[[aiohttp.ClientSession, int], Awaitable[tuple[bool, str]]]
+
+
+async def closed_loop(*, total: int, concurrency: int, request: RequestFn) -> LoadResult:
+    """`concurrency` clients each send their next request when the previous one answered."""
+    result = LoadResult()
+    counter = iter(range(total))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        for i in counter:
+            started = time.perf_counter()
+            result.sent += 1
+            ok, what = await request(session, i)
+            result.latencies_ms.append((time.perf_counter() - started) * 1000)
+            if ok:
+                result.ok += 1
+            else:
+                result.error(what)
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+        result.wall_s = time.perf_counter() - started
+    return result
+
+
+async def open_loop(*, rate: float, duration_s: float, request: RequestFn, max_in_flight: int = 512) -> LoadResult:
+    """Requests start on a fixed schedule whatever the server does (no coordinated omission):
+    each latency is measured from the request's scheduled start, so queueing counts."""
+    result = LoadResult()
+    total = int(rate * duration_s)
+    interval = 1.0 / rate
+    connector = aiohttp.TCPConnector(limit=max_in_flight)
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def one(session: aiohttp.ClientSession, i: int, scheduled: float) -> None:
+        ok, what = await request(session, i)
+        result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
+        if ok:
+            result.ok += 1
+        else:
+            result.error(what)
+
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter()
+        for i in range(total):
+            scheduled = start + i * interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if len(in_flight) >= max_in_flight:
+                result.error("client in-flight cap reached")
+                continue
+            result.sent += 1
+            task = asyncio.create_task(one(session, i, scheduled))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=60)
+        result.wall_s = time.perf_counter() - start
+    return result
+
+
+def machine_facts() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        match = re.search(r"model name\s*:\s*(.+)", text)
+        cpu = match.group(1).strip() if match else cpu
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, AttributeError):
+        pass
+    import django
+
+    with psycopg.connect(admin_dsn()) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+        vec = conn.execute("SELECT default_version FROM pg_available_extensions WHERE name='vector'").fetchone()
+    import redis
+    from django.conf import settings
+
+    info = redis.Redis.from_url(settings.REDIS_URL).info("server")
+    return {
+        "cpu": f"{os.cpu_count()} x {cpu}",
+        "memory": mem,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "postgresql": f"{pg} (pgvector {vec[0] if vec else 'n/a'})",
+        "redis": f"{'valkey ' + info.get('valkey_version', '') if 'valkey_version' in info else 'redis'} "
+        f"{info.get('redis_version', '')}".strip(),
+    }
+
+
+def write_section(*, name: str, markdown: str, data: dict[str, Any]) -> Path:
+    """Replace this benchmark's section of docs/benchmarks.md and keep the raw JSON in var/bench/."""
+    out = ROOT / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    raw = out / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    raw.write_text(json.dumps(data, indent=2, default=str))
+    doc = ROOT / "docs" / "benchmarks.md"
+    header = "# Benchmarks\n\nGenerated by `make bench`; each section is rewritten by its scenario.\n"
+    text = doc.read_text() if doc.exists() else header
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    if start in text and end in text:
+        text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    doc.write_text(text)
+    return raw
