@@ -13,8 +13,9 @@ PYTEST_ARGS ?=
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt | $(BIN)/python
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -r requirements-dev.txt -c constraints.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -r requirements-nodeps.txt
 	touch $@
 
 static/vendor/.installed: package.json package-lock.json

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from accounts.models import Workspace
@@ -29,11 +29,11 @@ class Personas:
     """The four people every permission-relevant route is tried with."""
 
     workspace: Workspace
-    owner: AbstractBaseUser
+    owner: User
     other_workspace: Workspace
-    outsider: AbstractBaseUser  # owner of other_workspace, no membership here
+    outsider: User  # owner of other_workspace, no membership here
 
-    def member(self, role: str) -> AbstractBaseUser:
+    def member(self, role: str) -> User:
         return make_member(workspace=self.workspace, role=role)
 
 

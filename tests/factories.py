@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from typing import cast
+
+from django.contrib.auth.models import User
 
 from accounts.models import Workspace
 from accounts.roles import Role
@@ -28,12 +30,16 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save()
 
 
-def make_workspace(*, name: str = "Acme", owner: AbstractBaseUser | None = None) -> Workspace:
-    return workspace_create(name=name, owner=owner or UserFactory())
+def make_user() -> User:
+    return cast(User, UserFactory())
 
 
-def make_member(*, workspace: Workspace, role: str = Role.VIEWER) -> AbstractBaseUser:
-    user = UserFactory()
+def make_workspace(*, name: str = "Acme", owner: User | None = None) -> Workspace:
+    return workspace_create(name=name, owner=owner or make_user())
+
+
+def make_member(*, workspace: Workspace, role: str = Role.VIEWER) -> User:
+    user = make_user()
     membership_add(workspace=workspace, user=user, role=role, actor=None)
     return user
 

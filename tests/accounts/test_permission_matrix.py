@@ -86,7 +86,9 @@ def _ws_status(client: Client) -> str:
         return connected, code
 
     connected, code = async_to_sync(connect)()
-    return A if connected else {4401: L, 4403: D}.get(code, f"closed {code}")
+    if connected:
+        return A
+    return {4401: L, 4403: D}.get(code or 0, f"closed {code}")
 
 
 def _outcome(kind: str, response) -> str:

@@ -11,20 +11,26 @@ from accounts.selectors import write_key_active
 from accounts.services import write_key_rotate
 
 
+def _key(workspace) -> str:
+    found = write_key_active(workspace=workspace)
+    assert found is not None
+    return found.key
+
+
 def _basic(key: str) -> str:
     return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
 
 
 @pytest.mark.django_db
 def test_write_key_as_basic_username_segment_style(workspace) -> None:
-    key = write_key_active(workspace=workspace).key
+    key = _key(workspace)
     request = RequestFactory().post("/v1/track", HTTP_AUTHORIZATION=_basic(key))
     assert write_key_authenticate(request, {}) == workspace
 
 
 @pytest.mark.django_db
 def test_write_key_in_body(workspace) -> None:
-    key = write_key_active(workspace=workspace).key
+    key = _key(workspace)
     request = RequestFactory().post("/v1/track")
     assert write_key_authenticate(request, {"writeKey": key}) == workspace
 
@@ -45,7 +51,7 @@ def test_malformed_basic_header_is_no_key() -> None:
 
 @pytest.mark.django_db
 def test_rotated_write_key_stops_working_and_is_audited(workspace) -> None:
-    old = write_key_active(workspace=workspace).key
+    old = _key(workspace)
     new = write_key_rotate(workspace=workspace, actor=None)
     request = RequestFactory().post("/v1/track")
     with pytest.raises(exceptions.AuthenticationFailed):

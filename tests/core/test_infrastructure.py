@@ -30,7 +30,7 @@ def test_pgvector_extension_and_vector_query() -> None:
 def test_celery_task_runs_through_the_real_broker() -> None:
     # A real worker thread consuming from Redis; the result comes back through Redis too.
     with start_worker(celery_app, queues=["default"], perform_ping_check=False, shutdown_timeout=10):
-        result = ping_task.apply_async(args=["hello"], queue="default")
+        result = ping_task.apply_async(args=("hello",), queue="default")
         assert result.get(timeout=20) == "pong:hello"
 
 
