@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import factory
-from django.contrib.auth import get_user_model
 from typing import cast
 
+import factory
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 
 from accounts.models import Workspace
