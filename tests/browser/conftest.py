@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -18,14 +17,14 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def browser_page() -> Iterator:
+def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     """A Playwright page in the system Chromium (Playwright's own browser download is not used)."""
     from playwright.sync_api import sync_playwright
 
     executable = shutil.which("chromium") or "/usr/bin/chromium"
     # Playwright's sync API runs an event loop in this thread; Django's async-safety guard
     # would otherwise refuse the test database teardown that follows.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # undone after the test
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1366, "height": 850})
