@@ -1,0 +1,159 @@
+"""Arbitration with exploration: contextual Thompson sampling over per-action models.
+
+Each action keeps a Bayesian logistic regression of P(response | context) with a diagonal
+Gaussian posterior (mean ``m``, precision ``q``), updated online after every reward with the
+Laplace approximation of Chapelle & Li (2011), "An Empirical Evaluation of Thompson Sampling".
+
+To decide, each eligible action draws weights from its posterior, turns them into a response
+probability for this person, and gets ``priority = p x value - cost``. "Do nothing" is always a
+candidate with priority 0 (no cost, no attributable reward): an action is chosen only when its
+sampled priority is positive and the highest. The probability that the policy would have made
+the same choice (its propensity) is estimated by repeating the draw ``propensity_draws`` times
+from the same seeded generator, and is logged with the decision so off-policy estimates
+(IPS, SNIPS, doubly robust) can be computed later.
+
+Everything is deterministic given the seed, so a stored decision replays exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+DO_NOTHING = "do_nothing"
+PRIOR_PRECISION = 1.0
+NEWTON_STEPS = 8
+
+
+def _sigmoid(z: FloatArray | float) -> FloatArray | float:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -35.0, 35.0)))
+
+
+@dataclass
+class ActionPosterior:
+    """Diagonal Gaussian posterior over the weights of one action's response model."""
+
+    mean: FloatArray
+    precision: FloatArray
+
+    @classmethod
+    def prior(cls, dims: int, *, base_rate: float = 0.05, precision: float = PRIOR_PRECISION) -> ActionPosterior:
+        mean = np.zeros(dims)
+        mean[0] = float(np.log(base_rate / (1.0 - base_rate)))  # the first context entry is the constant 1
+        return cls(mean=mean, precision=np.full(dims, precision))
+
+    @classmethod
+    def from_state(cls, state: dict[str, list[float]]) -> ActionPosterior:
+        return cls(mean=np.asarray(state["mean"], dtype=np.float64), precision=np.asarray(state["precision"]))
+
+    def to_state(self) -> dict[str, list[float]]:
+        return {"mean": [float(v) for v in self.mean], "precision": [float(v) for v in self.precision]}
+
+    def expected_probability(self, x: FloatArray) -> float:
+        # Probit-style correction for posterior uncertainty (MacKay 1992).
+        variance = float(np.sum(x * x / self.precision))
+        return float(_sigmoid(float(self.mean @ x) / np.sqrt(1.0 + np.pi * variance / 8.0)))
+
+    def update(self, x: FloatArray, reward: float) -> ActionPosterior:
+        """Posterior after observing ``reward`` in [0, 1] (response or not) for context ``x``."""
+        reward = float(min(1.0, max(0.0, reward)))
+        w = self.mean.copy()
+        for _ in range(NEWTON_STEPS):
+            p = float(_sigmoid(float(w @ x)))
+            gradient = self.precision * (w - self.mean) - (reward - p) * x
+            hessian_diag = self.precision + p * (1.0 - p) * x * x
+            step = gradient / hessian_diag
+            w -= step
+            if float(np.max(np.abs(step))) < 1e-9:
+                break
+        p = float(_sigmoid(float(w @ x)))
+        return ActionPosterior(mean=w, precision=self.precision + p * (1.0 - p) * x * x)
+
+
+@dataclass(frozen=True)
+class Arm:
+    key: str
+    value: float
+    cost: float
+    posterior: ActionPosterior
+
+
+@dataclass(frozen=True)
+class ArmScore:
+    key: str
+    expected_probability: float
+    sampled_probability: float
+    value: float
+    cost: float
+    expected_priority: float  # with the posterior mean: what the engine believes
+    sampled_priority: float  # with this decision's draw: what it acted on
+
+
+@dataclass(frozen=True)
+class Choice:
+    chosen: str  # an arm key or DO_NOTHING
+    propensity: float
+    explored: bool  # the draw chose differently from the posterior means
+    scores: list[ArmScore] = field(default_factory=list)
+
+
+def _sample_priorities(arms: Sequence[Arm], x: FloatArray, rng: np.random.Generator, draws: int) -> FloatArray:
+    """Matrix (draws, arms + 1) of sampled priorities; the last column is do-nothing (0)."""
+    out = np.zeros((draws, len(arms) + 1))
+    for j, arm in enumerate(arms):
+        noise = rng.standard_normal((draws, x.size)) / np.sqrt(arm.posterior.precision)
+        weights = arm.posterior.mean + noise
+        p = _sigmoid(weights @ x)
+        out[:, j] = p * arm.value - arm.cost
+    return out
+
+
+def choose(
+    arms: Sequence[Arm],
+    x: Sequence[float] | FloatArray,
+    *,
+    seed: int,
+    explore: bool = True,
+    propensity_draws: int = 256,
+) -> Choice:
+    context = np.asarray(x, dtype=np.float64)
+    keys = [arm.key for arm in arms] + [DO_NOTHING]
+    expected = [arm.posterior.expected_probability(context) for arm in arms]
+    expected_priority = np.array([p * arm.value - arm.cost for p, arm in zip(expected, arms, strict=True)] + [0.0])
+    greedy = keys[int(np.argmax(expected_priority))] if len(arms) else DO_NOTHING
+    if not arms:
+        return Choice(chosen=DO_NOTHING, propensity=1.0, explored=False)
+    rng = np.random.default_rng(seed)
+    if explore:
+        sampled = _sample_priorities(arms, context, rng, 1 + propensity_draws)
+        decision_row = sampled[0]
+        chosen_index = int(np.argmax(decision_row))
+        winners = np.argmax(sampled[1:], axis=1)
+        propensity = float(np.mean(winners == chosen_index))
+        # A choice the extra draws never repeat still had a positive chance: floor at 1/(n+1).
+        propensity = max(propensity, 1.0 / (propensity_draws + 1))
+    else:
+        decision_row = expected_priority
+        chosen_index = int(np.argmax(decision_row))
+        propensity = 1.0
+    sampled_p = [
+        float((decision_row[j] + arm.cost) / arm.value) if arm.value else expected[j] for j, arm in enumerate(arms)
+    ]
+    scores = [
+        ArmScore(
+            key=arm.key,
+            expected_probability=round(expected[j], 6),
+            sampled_probability=round(sampled_p[j], 6),
+            value=arm.value,
+            cost=arm.cost,
+            expected_priority=round(float(expected_priority[j]), 6),
+            sampled_priority=round(float(decision_row[j]), 6),
+        )
+        for j, arm in enumerate(arms)
+    ]
+    chosen = keys[chosen_index]
+    return Choice(chosen=chosen, propensity=round(propensity, 6), explored=chosen != greedy, scores=scores)

@@ -1,0 +1,244 @@
+"""Eligibility conditions: a small, safe, declarative language over traits, features and scores.
+
+Examples::
+
+    traits.plan in ["gold", "platinum"] and scores.churn_risk >= 0.6
+    features.count_7d.page_pricing >= 3 or not traits.email_verified
+    features.monetary_30d > 100 and context.channel == "in_app"
+
+Grammar: Python expression syntax restricted to ``and``, ``or``, ``not``, comparisons
+(``== != < <= > >= in``, ``not in``), ``+ - * /`` on numbers, parentheses, literals (numbers,
+strings, ``true``/``false``/``null`` or ``True``/``False``/``None``, lists), and dotted names
+rooted at ``traits``, ``features``, ``scores``, ``context``, ``profile``. No calls, no
+subscripts, no attribute access on anything else: it is parsed with ``ast`` and compiled to
+closures, never ``eval``-ed. A missing value is ``None``; an ordering comparison with
+``None`` (or between unlike types) is false rather than an error, so a condition on an
+absent trait simply does not match.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ROOTS = ("traits", "features", "scores", "context", "profile")
+MAX_LENGTH = 2000
+MAX_NODES = 200
+
+Evaluator = Callable[[Mapping[str, Any]], Any]
+
+_LITERAL_NAMES = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_ARITH: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+}
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be accepted; ``column`` is 1-based, 0 when unknown."""
+
+    def __init__(self, message: str, column: int = 0) -> None:
+        super().__init__(message if not column else f"{message} (at column {column})")
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Condition:
+    source: str
+    evaluate: Evaluator
+    references: frozenset[str]  # dotted names used, e.g. "scores.churn_risk"
+
+    def __call__(self, data: Mapping[str, Any]) -> bool:
+        try:
+            return bool(self.evaluate(data))
+        except (TypeError, ZeroDivisionError, ArithmeticError):
+            return False
+
+
+def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for part in path:
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        else:
+            return None
+        if value is None:
+            return None
+    return value
+
+
+def _safe_compare(op: Callable[[Any, Any], bool], left: Any, right: Any) -> bool:
+    if op in (operator.eq, operator.ne):
+        return op(left, right)
+    if left is None or right is None:
+        return False
+    if isinstance(left, bool) != isinstance(right, bool):
+        return False
+    try:
+        return op(left, right)
+    except TypeError:
+        return False
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if isinstance(container, list | tuple | set | frozenset | str | Mapping):
+        try:
+            return item in container
+        except TypeError:
+            return False
+    return False
+
+
+def _arith(op: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
+    if not isinstance(left, int | float) or not isinstance(right, int | float):
+        return None
+    if isinstance(left, bool) or isinstance(right, bool):
+        return None
+    try:
+        return op(left, right)
+    except ZeroDivisionError:
+        return None
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.references: set[str] = set()
+        self.nodes = 0
+
+    def compile(self, node: ast.AST) -> Evaluator:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise ConditionError(f"condition is too complex (more than {MAX_NODES} parts)")
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            raise ConditionError(f"'{_describe(node)}' is not allowed in a condition", _col(node))
+        result: Evaluator = method(node)
+        return result
+
+    def _Expression(self, node: ast.Expression) -> Evaluator:
+        return self.compile(node.body)
+
+    def _BoolOp(self, node: ast.BoolOp) -> Evaluator:
+        parts = [self.compile(value) for value in node.values]
+        if isinstance(node.op, ast.And):
+            return lambda data: all(bool(part(data)) for part in parts)
+        return lambda data: any(bool(part(data)) for part in parts)
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> Evaluator:
+        operand = self.compile(node.operand)
+        if isinstance(node.op, ast.Not):
+            return lambda data: not bool(operand(data))
+        if isinstance(node.op, ast.USub):
+            return lambda data: _arith(operator.sub, 0, operand(data))
+        raise ConditionError("only 'not' and '-' are allowed before a value", _col(node))
+
+    def _BinOp(self, node: ast.BinOp) -> Evaluator:
+        op = _ARITH.get(type(node.op))
+        if op is None:
+            raise ConditionError("only + - * / are allowed in arithmetic", _col(node))
+        left, right = self.compile(node.left), self.compile(node.right)
+        return lambda data: _arith(op, left(data), right(data))
+
+    def _Compare(self, node: ast.Compare) -> Evaluator:
+        operands = [self.compile(node.left), *[self.compile(c) for c in node.comparators]]
+        checks: list[Callable[[Any, Any], bool]] = []
+        for op in node.ops:
+            if isinstance(op, ast.In):
+                checks.append(lambda left, right: _contains(right, left))
+            elif isinstance(op, ast.NotIn):
+                checks.append(lambda left, right: not _contains(right, left))
+            elif type(op) in _COMPARE:
+                fn = _COMPARE[type(op)]
+                checks.append(lambda left, right, fn=fn: _safe_compare(fn, left, right))  # type: ignore[misc]
+            else:
+                raise ConditionError("use == != < <= > >= in or 'not in' to compare", _col(node))
+
+        def evaluate(data: Mapping[str, Any]) -> bool:
+            values = [operand(data) for operand in operands]
+            return all(check(values[i], values[i + 1]) for i, check in enumerate(checks))
+
+        return evaluate
+
+    def _Constant(self, node: ast.Constant) -> Evaluator:
+        value = node.value
+        if not isinstance(value, int | float | str | bool) and value is not None:
+            raise ConditionError("only numbers, text, true/false and null are allowed as values", _col(node))
+        return lambda data: value
+
+    def _List(self, node: ast.List) -> Evaluator:
+        items = [self.compile(element) for element in node.elts]
+        return lambda data: [item(data) for item in items]
+
+    _Tuple = _List
+
+    def _Name(self, node: ast.Name) -> Evaluator:
+        if node.id in _LITERAL_NAMES:
+            value = _LITERAL_NAMES[node.id]
+            return lambda data: value
+        if node.id in ROOTS:
+            raise ConditionError(f"'{node.id}' needs a field name, e.g. {node.id}.something", _col(node))
+        raise ConditionError(
+            f"unknown name '{node.id}': start with one of {', '.join(ROOTS)} (or use true/false/null)", _col(node)
+        )
+
+    def _Attribute(self, node: ast.Attribute) -> Evaluator:
+        path: list[str] = []
+        current: ast.AST = node
+        while isinstance(current, ast.Attribute):
+            path.append(current.attr)
+            current = current.value
+        if not isinstance(current, ast.Name) or current.id not in ROOTS:
+            raise ConditionError(f"a field must start with one of {', '.join(ROOTS)}", _col(node))
+        path.append(current.id)
+        path.reverse()
+        self.references.add(".".join(path))
+        frozen = tuple(path)
+        return lambda data: _lookup(data, frozen)
+
+
+def _col(node: ast.AST) -> int:
+    return int(getattr(node, "col_offset", -1)) + 1
+
+
+def _describe(node: ast.AST) -> str:
+    names = {
+        "Call": "calling a function",
+        "Subscript": "indexing with []",
+        "Lambda": "lambda",
+        "Dict": "a {...} mapping",
+        "IfExp": "if/else inside a condition",
+        "NamedExpr": ":=",
+        "JoinedStr": "f-strings",
+    }
+    return names.get(type(node).__name__, type(node).__name__)
+
+
+def compile_condition(source: str) -> Condition:
+    """Parse and compile; raise ConditionError with a reader-friendly message on bad input."""
+    text = (source or "").strip()
+    if not text:
+        return Condition(source="", evaluate=lambda data: True, references=frozenset())
+    if len(text) > MAX_LENGTH:
+        raise ConditionError(f"condition is longer than {MAX_LENGTH} characters")
+    if "\n" in text or "\r" in text:
+        text = " ".join(text.split())
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        raise ConditionError(f"not a valid condition: {exc.msg}", exc.offset or 0) from None
+    compiler = _Compiler()
+    evaluate = compiler.compile(tree)
+    return Condition(source=text, evaluate=evaluate, references=frozenset(compiler.references))
