@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cep.settings")
@@ -20,5 +22,24 @@ app.conf.task_routes = {
     "journeys.*": {"queue": "decisions"},
     "delivery.*": {"queue": "delivery"},
 }
-app.conf.beat_schedule = {}
+# The schedule is built as a plain dict and assigned once below: reading app.conf at import
+# time (e.g. item assignment into app.conf.beat_schedule) would load Django settings as soon
+# as `cep` is imported, before callers such as bench/ have set DATABASE_URL.
+beat_schedule: dict[str, dict[str, Any]] = {}
+# Event retention (events/): delete events past EVENT_RETENTION_DAYS, daily at a quiet hour.
+beat_schedule["events-retention"] = {
+    "task": "events.event_retention_task",
+    "schedule": crontab(hour=3, minute=17),
+}
+# Models (scoring/): retrain daily (a new version goes live only if it beats the active one on
+# held-out data) and measure drift of the active models daily.
+beat_schedule["scoring-train"] = {
+    "task": "scoring.training_schedule_task",
+    "schedule": crontab(hour=4, minute=7),
+}
+beat_schedule["scoring-drift"] = {
+    "task": "scoring.drift_schedule_task",
+    "schedule": crontab(hour=5, minute=37),
+}
+app.conf.beat_schedule = beat_schedule
 app.autodiscover_tasks()

@@ -101,13 +101,19 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL,
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
-    )
-}
+# A connection pool per process (psycopg_pool through Django). Under ASGI every request runs in
+# a thread of its own, so persistent per-thread connections (CONN_MAX_AGE) would pile up; the
+# pool hands a connection to a request and takes it back when the request ends.
+DB_POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", "12"))
+# Health checks make the pool test a connection on checkout and replace a dead one (server
+# restart, terminated backend) instead of failing the request that got it.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+    }
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_cep")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -224,3 +230,64 @@ LOGGING = {
 # Product settings
 DEMO_CREDENTIALS_FILE = VAR_DIR / "demo-credentials.json"
 HEALTH_CELERY_TIMEOUT = float(os.environ.get("HEALTH_CELERY_TIMEOUT", "1.0"))
+
+# --- Tracking ingestion, event store and profiles (events/, profiles/; docs/tracking.md, docs/features.md) ---
+TRACKING_MAX_MESSAGE_BYTES = 32 * 1024  # per message, as serialised JSON
+TRACKING_MAX_BATCH_BYTES = 500 * 1024  # per /v1/batch body, after gzip is undone
+TRACKING_MAX_BATCH_MESSAGES = 2500
+# Per write key, counted in events over fixed windows (a full batch fits in one window). 0 turns it off.
+TRACKING_RATE_LIMIT_PER_SECOND = int(os.environ.get("TRACKING_RATE_LIMIT_PER_SECOND", "1000"))
+TRACKING_RATE_LIMIT_WINDOW_SECONDS = int(os.environ.get("TRACKING_RATE_LIMIT_WINDOW_SECONDS", "10"))
+# Events older than this (by event time) are deleted daily by events.event_retention_task; 0 keeps them forever.
+EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "400"))
+EVENT_RETENTION_CHUNK = 5000
+# events.asgi.TrackingASGIApp: threads (and so database connections) per web process for /v1/*.
+TRACKING_ASGI_THREADS = int(os.environ.get("TRACKING_ASGI_THREADS", "4"))
+# Golden record: a higher-ranked source wins over a lower one whatever the timestamps.
+PROFILE_TRAIT_SOURCE_PRECEDENCE = {"api": 30, "identify": 20, "context": 10}
+# Real-time features (docs/features.md).
+PROFILE_ORDER_EVENTS = ["Order Completed"]
+PROFILE_AFFINITY_HALF_LIFE_DAYS = float(os.environ.get("PROFILE_AFFINITY_HALF_LIFE_DAYS", "7"))
+PROFILE_AFFINITY_WEIGHTS = {
+    "$page": 0.5,
+    "Product List Viewed": 0.5,
+    "Product Viewed": 1.0,
+    "Product Added": 3.0,
+    "Product Added to Wishlist": 2.0,
+    "Checkout Started": 3.0,
+    "Order Completed": 5.0,
+}
+PROFILE_AFFINITY_DEFAULT_WEIGHT = 1.0
+PROFILE_SESSION_GAP_MINUTES = 30
+
+# --- Scoring (scoring/; docs/models.md) ---
+# Label windows: conversion = an order within N days; churn = no activity or a cancellation within N days.
+SCORING_CONVERSION_HORIZON_DAYS = 14
+SCORING_CONVERSION_POPULATION_DAYS = 90  # training rows: people active within this many days of the cut-off
+SCORING_CHURN_HORIZON_DAYS = 30
+SCORING_CHURN_POPULATION_DAYS = 30
+SCORING_CANCEL_EVENTS = ["Subscription Cancelled", "Account Deleted"]
+SCORING_CLV_HOLDOUT_DAYS = 30  # CLV is fitted as of now minus this and checked on the window after
+SCORING_CLV_HORIZON_DAYS = 90  # stored CLV and expected purchases are over this many days
+# Training sets: cut-offs, size, reproducibility.
+SCORING_TRAINING_CUTOFFS = 4
+SCORING_CUTOFF_STEP_DAYS = 7
+SCORING_MAX_TRAINING_ROWS = 50_000
+SCORING_MIN_TRAINING_ROWS = 200
+SCORING_MIN_POSITIVES = 20  # of each class
+SCORING_EVENT_NAME_FEATURES = 8
+SCORING_SEED = int(os.environ.get("SCORING_SEED", "7"))
+SCORING_RESPONSE_MIN_ROWS = 200  # logged decisions per action before its response model trains
+SCORING_TRAINING_TIME_LIMIT = 3600  # seconds
+# Promotion rule: beat the active model (or the naive baseline) on the candidate's held-out rows.
+SCORING_PROMOTION_MIN_AUC_GAIN = 0.001
+SCORING_PROMOTION_MAX_BRIER_INCREASE = 0.002
+SCORING_PROMOTION_CLV_MIN_MAE_GAIN = 0.01
+# "score changed" domain event: threshold crossings and relative drops/rises per kind.
+SCORING_SCORE_TRIGGERS = [
+    {"kind": "conversion", "threshold": 0.5},
+    {"kind": "churn", "threshold": 0.7},
+    {"kind": "clv", "drop_share": 0.3},
+]
+SCORING_EXPLAIN_TOP = 3
+SCORING_DRIFT_SAMPLE = 2000

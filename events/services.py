@@ -1,0 +1,289 @@
+"""Writes of the event store: ingestion and retention.
+
+``event_batch_ingest`` is the one write path for tracking calls (a single call is a batch of
+one). In one transaction:
+
+1. record each (workspace, messageId) in the dedupe ledger, ``INSERT ... ON CONFLICT DO
+   NOTHING RETURNING``, in messageId order so concurrent writers lock ledger keys in the same
+   order; whatever comes back is new, the rest are replays (first write wins);
+2. resolve the new events' people and update their golden records and features
+   (``profiles.services.profiles_observe``: set-based, each person once per batch);
+3. insert the new events with their profile ids in one statement;
+4. after commit, publish ``event.ingested`` (core.domain_events).
+
+The transaction is retried when PostgreSQL aborts it for a deadlock or serialisation
+failure; the ledger makes a retry idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import Workspace
+from core import domain_events
+from events.models import Event, EventType, ReceivedMessage
+from events.validation import Message
+from profiles.features import FeatureEvent
+from profiles.identity import SOURCE_CONTEXT, SOURCE_IDENTIFY, Observation
+from profiles.services import profiles_observe
+from profiles.sql import bulk_execute, bulk_fetchall
+
+logger = logging.getLogger(__name__)
+
+EVENT_TABLE = Event._meta.db_table
+LEDGER_TABLE = ReceivedMessage._meta.db_table
+MAX_ATTEMPTS = 5
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+BEHAVIOURAL = frozenset({EventType.TRACK, EventType.PAGE, EventType.SCREEN})
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: UUID
+    message_id: str
+    profile_id: UUID | None
+    type: str
+    name: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    stored: list[StoredEvent]
+    duplicates: int
+
+    @property
+    def accepted(self) -> int:
+        return len(self.stored)
+
+
+def uuid7(now: float | None = None) -> UUID:
+    """A time-ordered UUID (RFC 9562 version 7): new events append to the primary key index."""
+    millis = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis << 80) | (0x7 << 76) | (((rand >> 62) & 0xFFF) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return UUID(int=value)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def _dumps(value: Any) -> str:
+    return _ENCODER.encode(value) if value else "{}"
+
+
+def feature_name(message: Message) -> str:
+    """The name an event is counted under in features: the track event's name, else "$<type>"."""
+    return message.name if message.type == EventType.TRACK else f"${message.type}"
+
+
+def _external_ids(context: dict[str, Any]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    entries = context.get("externalIds")
+    if not isinstance(entries, list):
+        return found
+    for entry in entries[:20]:
+        if not isinstance(entry, dict):
+            continue
+        kind, value = entry.get("type"), entry.get("id")
+        if isinstance(kind, str) and kind and isinstance(value, str | int) and not isinstance(value, bool):
+            found.append((kind[:100], str(value)))
+    return found
+
+
+def observation_of(ref: int, message: Message) -> Observation:
+    context = message.context
+    context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else None
+    device = context.get("device")
+    device_id = device.get("id") if isinstance(device, dict) else None
+    if message.type == EventType.IDENTIFY:
+        traits: dict[str, Any] | None = {**(context_traits or {}), **message.traits}
+        source = SOURCE_IDENTIFY
+    else:
+        traits, source = context_traits, SOURCE_CONTEXT
+    return Observation(
+        ref=ref,
+        timestamp=message.timestamp,
+        anonymous_id=message.anonymous_id,
+        user_id=message.user_id,
+        previous_id=message.extra.get("previousId") if message.type == EventType.ALIAS else None,
+        device_id=device_id if isinstance(device_id, str) else None,
+        external_ids=_external_ids(context),
+        traits=traits or None,
+        trait_source=source,
+        group_id=message.extra.get("groupId") if message.type == EventType.GROUP else None,
+        group_traits=message.traits if message.type == EventType.GROUP else None,
+        feature=FeatureEvent(
+            name=feature_name(message),
+            at=message.timestamp.timestamp(),
+            properties=message.properties,
+            behavioural=message.type in BEHAVIOURAL,
+        ),
+    )
+
+
+def _ledger_claim(
+    workspace_id: UUID, messages: Sequence[Message], ids: Sequence[UUID], received_at: datetime
+) -> dict[str, UUID]:
+    order = sorted(range(len(messages)), key=lambda i: (messages[i].message_id, i))
+    claimed = bulk_fetchall(
+        f"INSERT INTO {LEDGER_TABLE} (workspace_id, message_id, event_id, received_at) "  # noqa: S608
+        "SELECT %s, u.m, u.e, %s FROM unnest(%b::text[], %b::uuid[]) WITH ORDINALITY AS u(m, e, n) ORDER BY u.n "
+        "ON CONFLICT DO NOTHING RETURNING message_id, event_id",
+        [workspace_id, received_at, [messages[i].message_id for i in order], [ids[i] for i in order]],
+    )
+    return dict(claimed)
+
+
+def _events_insert(
+    workspace_id: UUID,
+    rows: Sequence[tuple[UUID, Message, UUID | None]],
+) -> None:
+    bulk_execute(
+        f"INSERT INTO {EVENT_TABLE} (id, workspace_id, profile_id, message_id, type, name, anonymous_id, user_id, "  # noqa: S608
+        "timestamp, original_timestamp, sent_at, received_at, properties, traits, context, integrations, extra) "
+        "SELECT u.id, %s, u.profile_id, u.message_id, u.type, u.name, u.anonymous_id, u.user_id, u.ts, u.ots, "
+        "u.sent_at, u.received_at, u.p::jsonb, u.t::jsonb, u.c::jsonb, u.i::jsonb, u.x::jsonb "
+        "FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
+        "%b::timestamptz[], %b::timestamptz[], %b::timestamptz[], %b::timestamptz[], "
+        "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+        "AS u(id, profile_id, message_id, type, name, anonymous_id, user_id, ts, ots, sent_at, received_at, "
+        "p, t, c, i, x)",
+        [
+            workspace_id,
+            [event_id for event_id, _, _ in rows],
+            [profile_id for _, _, profile_id in rows],
+            [m.message_id for _, m, _ in rows],
+            [m.type for _, m, _ in rows],
+            [m.name for _, m, _ in rows],
+            [m.anonymous_id or "" for _, m, _ in rows],
+            [m.user_id or "" for _, m, _ in rows],
+            [m.timestamp for _, m, _ in rows],
+            [m.original_timestamp for _, m, _ in rows],
+            [m.sent_at for _, m, _ in rows],
+            [m.received_at for _, m, _ in rows],
+            [_dumps(m.properties) for _, m, _ in rows],
+            [_dumps(m.traits) for _, m, _ in rows],
+            [_dumps(m.context) for _, m, _ in rows],
+            [_dumps(m.integrations) for _, m, _ in rows],
+            [_dumps(m.extra) for _, m, _ in rows],
+        ],
+    )
+
+
+def _ingest(workspace: Workspace, messages: Sequence[Message], received_at: datetime) -> IngestResult:
+    now = time.time()
+    ids = [uuid7(now) for _ in messages]
+    claimed = _ledger_claim(workspace.id, messages, ids, received_at)
+    new = [(index, ids[index], m) for index, m in enumerate(messages) if claimed.get(m.message_id) == ids[index]]
+    if not new:
+        return IngestResult(stored=[], duplicates=len(messages))
+    resolved = profiles_observe(
+        workspace=workspace,
+        observations=[observation_of(index, message) for index, _, message in new],
+        now=received_at,
+    )
+    rows = [(event_id, message, resolved.get(index)) for index, event_id, message in new]
+    _events_insert(workspace.id, rows)
+    stored = [
+        StoredEvent(
+            id=event_id,
+            message_id=message.message_id,
+            profile_id=profile_id,
+            type=message.type,
+            name=message.name,
+            timestamp=message.timestamp,
+        )
+        for event_id, message, profile_id in rows
+    ]
+    domain_events.publish(
+        domain_events.EVENT_INGESTED,
+        workspace_id=workspace.id,
+        payload={
+            "events": [
+                {
+                    "id": str(s.id),
+                    "profile_id": str(s.profile_id) if s.profile_id else None,
+                    "type": s.type,
+                    "name": s.name,
+                    "timestamp": s.timestamp.isoformat(),
+                }
+                for s in stored
+            ],
+            "profile_ids": sorted({str(s.profile_id) for s in stored if s.profile_id}),
+        },
+    )
+    return IngestResult(stored=stored, duplicates=len(messages) - len(stored))
+
+
+def _retryable(exc: OperationalError) -> bool:
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def event_batch_ingest(
+    *, workspace: Workspace, messages: Sequence[Message], received_at: datetime | None = None
+) -> IngestResult:
+    """Store validated messages, deduplicated by messageId, and update identities and features."""
+    if not messages:
+        return IngestResult(stored=[], duplicates=0)
+    received_at = received_at or timezone.now()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _ingest(workspace, messages, received_at)
+        except OperationalError as exc:
+            if attempt == MAX_ATTEMPTS or not _retryable(exc):
+                raise
+            logger.info("ingest attempt %s aborted (%s); retrying", attempt, getattr(exc.__cause__, "sqlstate", ""))
+            time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311 - jitter, not crypto
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def event_retention_apply(
+    *, now: datetime | None = None, days: int | None = None, chunk_size: int | None = None, max_chunks: int = 1000
+) -> int:
+    """Delete events older than ``EVENT_RETENTION_DAYS`` (by event time) and ledger entries
+    received before then, in chunks of their own transactions so the table stays writable.
+    Returns the number of events deleted. 0 days disables retention."""
+    days = days if days is not None else int(getattr(settings, "EVENT_RETENTION_DAYS", 0))
+    if days <= 0:
+        return 0
+    chunk = chunk_size if chunk_size else int(getattr(settings, "EVENT_RETENTION_CHUNK", 5000))
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    for _ in range(max_chunks):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {EVENT_TABLE} WHERE id IN "  # noqa: S608
+                f"(SELECT id FROM {EVENT_TABLE} WHERE timestamp < %s LIMIT %s)",
+                [cutoff, chunk],
+            )
+            count = int(cursor.rowcount or 0)
+        deleted += count
+        if count < chunk:
+            break
+    for _ in range(max_chunks):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {LEDGER_TABLE} WHERE (workspace_id, message_id) IN "  # noqa: S608
+                f"(SELECT workspace_id, message_id FROM {LEDGER_TABLE} WHERE received_at < %s LIMIT %s)",
+                [cutoff, chunk],
+            )
+            count = int(cursor.rowcount or 0)
+        if count < chunk:
+            break
+    return deleted

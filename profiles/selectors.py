@@ -1,0 +1,101 @@
+"""Reads of profiles. A merged-away profile id resolves to its survivor everywhere."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import Workspace
+from accounts.principals import Actor
+from accounts.roles import MANAGE_CATALOG, VIEW, WORK_TICKETS
+from accounts.selectors import workspace_can, workspace_require
+from profiles.features import feature_config, features_compute
+from profiles.identity import MAX_MERGE_CHAIN, normalise
+from profiles.models import Identifier, IdentifierKind, Profile, ProfileFeatures
+
+
+def _follow(profile: Profile | None) -> Profile | None:
+    for _ in range(MAX_MERGE_CHAIN):
+        if profile is None or profile.merged_into_id is None:
+            return profile
+        profile = Profile.objects.filter(pk=profile.merged_into_id).first()
+    return profile
+
+
+def profile_find(*, workspace: Workspace, profile_id: UUID | str) -> Profile | None:
+    """The live profile for an id (following merges), without a permission check: for
+    services and tasks that already act for the workspace."""
+    try:
+        found = Profile.objects.filter(workspace=workspace, pk=profile_id).first()
+    except (ValueError, ValidationError):
+        return None
+    return _follow(found)
+
+
+def profile_get(*, actor: Actor, workspace: Workspace, profile_id: UUID | str) -> Profile:
+    workspace_require(actor=actor, workspace=workspace, codename=VIEW)
+    found = profile_find(workspace=workspace, profile_id=profile_id)
+    if found is None:
+        raise Http404("No such profile in this workspace.")
+    return found
+
+
+def profile_get_for_consent(*, actor: Actor, workspace: Workspace, profile_id: UUID | str) -> Profile:
+    """Consent may be recorded by whoever works with customers: marketers (manage_catalog),
+    support agents (work_tickets), owners and admins, and secret keys."""
+    profile = profile_get(actor=actor, workspace=workspace, profile_id=profile_id)
+    allowed = workspace_can(actor=actor, workspace=workspace, codename=MANAGE_CATALOG) or workspace_can(
+        actor=actor, workspace=workspace, codename=WORK_TICKETS
+    )
+    if not allowed:
+        raise PermissionDenied("Your role does not allow changing consent.")
+    return profile
+
+
+def profile_by_identifier(*, workspace: Workspace, kind: str, value: str) -> Profile | None:
+    """Look a person up by any identifier (email and phone are normalised as on ingest)."""
+    if kind not in IdentifierKind.values:
+        return None
+    normalised = normalise(kind, value)
+    if normalised is None:
+        return None
+    identifier = Identifier.objects.filter(workspace=workspace, kind=kind, value=normalised).only("profile_id").first()
+    if identifier is None:
+        return None
+    return profile_find(workspace=workspace, profile_id=identifier.profile_id)
+
+
+def profile_lookup(*, actor: Actor, workspace: Workspace, kind: str, value: str) -> Profile:
+    workspace_require(actor=actor, workspace=workspace, codename=VIEW)
+    found = profile_by_identifier(workspace=workspace, kind=kind, value=value)
+    if found is None:
+        raise Http404("No profile with that identifier in this workspace.")
+    return found
+
+
+def profile_identifiers(*, profile: Profile) -> QuerySet[Identifier]:
+    return Identifier.objects.filter(profile=profile).order_by("kind", "value")
+
+
+def profile_live_count(*, workspace: Workspace) -> int:
+    return Profile.objects.filter(workspace=workspace, merged_into__isnull=True).count()
+
+
+def profile_features(*, profile: Profile, now: datetime | None = None) -> dict[str, Any]:
+    """Feature values as of ``now`` (default: this moment), recomputed from the stored
+    counters so windows and decay are current even when the person has been quiet."""
+    row = ProfileFeatures.objects.filter(profile=profile).only("state").first()
+    moment = (now or timezone.now()).timestamp()
+    return features_compute(row.state if row else None, now=moment, config=feature_config())
+
+
+def profile_consent(*, profile: Profile, channel: str) -> bool | None:
+    """True/False when the person said so for the channel, None when unknown."""
+    entry = profile.consent.get(channel)
+    return entry.get("granted") if isinstance(entry, dict) else None

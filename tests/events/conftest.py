@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import Workspace
+from accounts.selectors import write_key_active
+
+
+def basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+class Tracker:
+    """Posts tracking calls the way SDKs do: raw bytes, Basic auth, optional gzip."""
+
+    def __init__(self, client: Client, key: str) -> None:
+        self.client = client
+        self.key = key
+
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        key: str | None = None,
+        auth: bool = True,
+        gzip_body: bool = False,
+        content_type: str = "application/json",
+        raw: bytes | None = None,
+        **headers: str,
+    ) -> Any:
+        data = raw if raw is not None else json.dumps(body).encode()
+        extra: dict[str, str] = dict(headers)
+        if gzip_body:
+            data = gzip.compress(data)
+            extra["HTTP_CONTENT_ENCODING"] = "gzip"
+        if auth:
+            extra["HTTP_AUTHORIZATION"] = basic(key or self.key)
+        return self.client.generic("POST", path, data=data, content_type=content_type, **extra)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def write_key(workspace: Workspace) -> str:
+    found = write_key_active(workspace=workspace)
+    assert found is not None
+    return found.key
+
+
+@pytest.fixture
+def tracker(client: Client, write_key: str) -> Tracker:
+    return Tracker(client, write_key)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+ASGI_APPS = {
+    "django": "cep.asgi:application",  # the DRF views behind Django's middleware
+    "lean": "tests.events.asgi_app:application",  # events.asgi.TrackingASGIApp in front
+}
+
+
+@pytest.fixture(params=sorted(ASGI_APPS))
+def live_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The real ASGI app under uvicorn in a thread, bound to 127.0.0.1 only, once through
+    Django's views and once through the lean tracking entry. Use with
+    ``django_db(transaction=True)`` so the server's own connections see the test's data."""
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(ASGI_APPS[request.param], host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        _close_server_connections()
+
+
+def _close_server_connections() -> None:
+    """The server ran views in its own threads, whose persistent connections to the test
+    database would block dropping it at the end of the session."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
