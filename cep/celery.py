@@ -16,6 +16,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("default", "ingest", "decisions", "training", "delivery")]
 app.conf.task_routes = {
     "events.*": {"queue": "ingest"},
+    "core.domain_event_deliver_task": {"queue": "ingest"},
     "profiles.*": {"queue": "ingest"},
     "scoring.*": {"queue": "training"},
     "decisions.*": {"queue": "decisions"},
@@ -40,6 +41,11 @@ beat_schedule["scoring-train"] = {
 beat_schedule["scoring-drift"] = {
     "task": "scoring.drift_schedule_task",
     "schedule": crontab(hour=5, minute=37),
+}
+# Embeddings (profiles/): refit catalogs whose items lack vectors (refreshes normally follow new items).
+beat_schedule["profiles-catalog-embeddings"] = {
+    "task": "profiles.catalog_embeddings_schedule_task",
+    "schedule": crontab(minute="*/15"),
 }
 app.conf.beat_schedule = beat_schedule
 app.autodiscover_tasks()

@@ -53,6 +53,9 @@ Subscriber = Callable[[DomainEvent], None]
 
 _lock = threading.Lock()
 _subscribers: dict[str, dict[str, Subscriber]] = {}
+# Subscribers that run in a Celery worker: one task per published fact carries it to all of them,
+# so the publishing request pays for a single broker message however many apps listen.
+_worker_subscribers: dict[str, dict[str, Subscriber]] = {}
 
 
 def _uid_of(handler: Subscriber) -> str:
@@ -68,9 +71,25 @@ def subscribe(name: str, handler: Subscriber, *, uid: str | None = None) -> str:
     return key
 
 
+def subscribe_in_worker(name: str, handler: Subscriber, *, uid: str | None = None) -> str:
+    """Register ``handler`` to run in a Celery worker (queue ``ingest``) for each ``name`` fact.
+    Use it for work that touches the database or takes more than a moment. Handlers must be
+    idempotent: with late acks, a fact can be delivered twice after a worker crash."""
+    key = uid or _uid_of(handler)
+    with _lock:
+        _worker_subscribers.setdefault(name, {})[key] = handler
+    return key
+
+
+def worker_subscribers(name: str) -> list[Subscriber]:
+    with _lock:
+        return list(_worker_subscribers.get(name, {}).values())
+
+
 def unsubscribe(name: str, uid: str) -> None:
     with _lock:
         _subscribers.get(name, {}).pop(uid, None)
+        _worker_subscribers.get(name, {}).pop(uid, None)
 
 
 def subscribers(name: str) -> list[Subscriber]:
@@ -89,8 +108,30 @@ def publish(name: str, *, workspace_id: Any, payload: Mapping[str, Any], using: 
     """Deliver ``name`` to its subscribers once the current transaction commits (at once when
     there is no transaction). Does nothing when nobody listens."""
     handlers = subscribers(name)
-    if not handlers:
+    in_worker = bool(worker_subscribers(name))
+    if not handlers and not in_worker:
         return
     event = DomainEvent(name=name, workspace_id=str(workspace_id), payload=payload)
     for handler in handlers:
         transaction.on_commit(lambda h=handler: _deliver(event, h), using=using)  # type: ignore[misc]
+    if in_worker:
+        transaction.on_commit(lambda: _enqueue(event), using=using)
+
+
+def _enqueue(event: DomainEvent) -> None:
+    from core.tasks import domain_event_deliver_task
+
+    try:
+        domain_event_deliver_task.apply_async(
+            kwargs={"name": event.name, "workspace_id": event.workspace_id, "payload": dict(event.payload)},
+            queue="ingest",
+        )
+    except Exception:  # the broker being down must not fail the write that already committed
+        logger.exception("domain event %s: could not enqueue worker delivery", event.name)
+
+
+def deliver_in_worker(*, name: str, workspace_id: str, payload: Mapping[str, Any]) -> None:
+    """Run the worker-side subscribers of one fact (called by core.tasks.domain_event_deliver_task)."""
+    event = DomainEvent(name=name, workspace_id=workspace_id, payload=payload)
+    for handler in worker_subscribers(name):
+        _deliver(event, handler)

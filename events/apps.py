@@ -14,3 +14,15 @@ class EventsConfig(AppConfig):
 
         # Merged-away profiles' events move to the survivor inside the merge's transaction.
         profile_reference_register(model=Event, field="profile")
+
+        from core import domain_events
+
+        def on_ingested(event: domain_events.DomainEvent) -> None:
+            from events.services import event_engagements_apply
+
+            ids = [e["id"] for e in event.payload["events"] if e.get("type") == "track"]
+            if ids:
+                event_engagements_apply(workspace_id=event.workspace_id, event_ids=ids)
+
+        # Product events feed the item catalog and embeddings, in the worker (not on the request).
+        domain_events.subscribe_in_worker(domain_events.EVENT_INGESTED, on_ingested, uid="events.engagements")

@@ -287,3 +287,53 @@ def event_retention_apply(
         if count < chunk:
             break
     return deleted
+
+
+def event_engagements_apply(*, workspace_id: str, event_ids: Sequence[str]) -> int:
+    """Worker side of "event ingested": product events feed the item catalog and the people's
+    item engagements (profiles.catalog). Idempotency: an event's engagement is applied once,
+    guarded by a flag in ``extra`` set in the same transaction."""
+    from profiles.catalog import Engagement, engagements_record, items_upsert, product_refs, profile_embeddings_refresh
+    from profiles.tasks import catalog_embeddings_refresh_soon
+
+    weights = settings.PROFILE_AFFINITY_WEIGHTS
+    default_weight = float(settings.PROFILE_AFFINITY_DEFAULT_WEIGHT)
+    with transaction.atomic():
+        events = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(workspace_id=workspace_id, id__in=list(event_ids), type=EventType.TRACK, profile_id__isnull=False)
+            .exclude(extra__has_key="engaged")
+        )
+        products: list[dict[str, Any]] = []
+        engagements: list[Engagement] = []
+        for event in events:
+            if event.profile_id is None:
+                continue
+            refs = product_refs(event.properties or {})
+            products.extend(refs)
+            weight = float(weights.get(event.name, default_weight))
+            engagements.extend(
+                Engagement(
+                    profile_id=event.profile_id, external_id=ref["external_id"], weight=weight, at=event.timestamp
+                )
+                for ref in refs
+            )
+        if not engagements:
+            return 0
+        workspace = Workspace.objects.get(id=workspace_id)
+        _, created = items_upsert(workspace=workspace, products=products)
+        changed = engagements_record(workspace=workspace, engagements=engagements)
+        Event.objects.filter(id__in=[e.id for e in events]).update(extra=_engaged_flag())
+        profile_embeddings_refresh(workspace=workspace, profile_ids=changed)
+    if created:
+        transaction.on_commit(lambda: catalog_embeddings_refresh_soon(str(workspace_id)))
+    return len(engagements)
+
+
+def _engaged_flag() -> Any:
+    """``extra || '{"engaged": true}'``: marks the event, keeping whatever else extra holds."""
+    from django.db.models import F, JSONField, Value
+    from django.db.models.expressions import CombinedExpression
+    from django.db.models.functions import Cast
+
+    return CombinedExpression(F("extra"), "||", Cast(Value('{"engaged": true}'), JSONField()))

@@ -11,4 +11,12 @@ urlpatterns = [
     path("profiles/lookup/", apis.ProfileLookupApi.as_view(), name="api-profile-lookup"),
     path("profiles/<str:profile_id>/", apis.ProfileDetailApi.as_view(), name="api-profile"),
     path("profiles/<str:profile_id>/consent", apis.ProfileConsentApi.as_view(), name="api-profile-consent"),
+    path("profiles/<str:profile_id>/similar/", apis.ProfileSimilarApi.as_view(), name="api-profile-similar"),
+    path(
+        "profiles/<str:profile_id>/recommendations/",
+        apis.ProfileRecommendationsApi.as_view(),
+        name="api-profile-recommendations",
+    ),
+    path("items/", apis.ItemListImportApi.as_view(), name="api-items"),
+    path("items/<str:external_id>/similar/", apis.ItemSimilarApi.as_view(), name="api-item-similar"),
 ]

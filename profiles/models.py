@@ -14,6 +14,7 @@ It lives in its own row so that track events, which rarely touch traits, rewrite
 from __future__ import annotations
 
 from django.db import models
+from pgvector.django import HnswIndex, VectorField
 
 from core.models import WorkspaceScopedModel
 
@@ -95,3 +96,86 @@ class ProfileFeatures(models.Model):
 
     def __str__(self) -> str:
         return f"features of {self.profile_id}"
+
+
+EMBEDDING_DIMENSIONS = 64  # profiles.encoders.EMBEDDING_DIMS
+
+
+class Item(WorkspaceScopedModel):
+    """A product or piece of content people engage with. Fed by track events that carry
+    product properties (``product_id``/``sku``, ``name``, ``category``, ...) and by the import
+    API; its ``embedding`` is refreshed from the whole catalog (profiles.catalog)."""
+
+    external_id = models.CharField(max_length=255, help_text="product_id, sku or content id from the storefront")
+    name = models.CharField(max_length=255, blank=True)
+    category = models.CharField(max_length=255, blank=True)
+    brand = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "external_id"], name="item_unique_per_workspace")]
+        indexes = [
+            HnswIndex(
+                name="item_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+    @property
+    def text(self) -> str:
+        return " ".join(part for part in (self.name, self.category, self.brand, self.description) if part)
+
+
+class ItemEngagement(models.Model):
+    """How much a person engaged with an item: a weight decayed to ``last_at`` (half-life
+    PROFILE_AFFINITY_HALF_LIFE_DAYS). Not unique per (profile, item): after a merge both rows
+    follow the survivor and are summed when read."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="engagements")
+    weight = models.FloatField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "profile"], name="engagement_by_profile"),
+            models.Index(fields=["item"], name="engagement_by_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} x {self.item_id}: {self.weight:.2f}"
+
+
+class ProfileEmbedding(models.Model):
+    """A person's taste: the decayed, weighted sum of the embeddings of what they engaged with."""
+
+    profile = models.OneToOneField(Profile, on_delete=models.CASCADE, primary_key=True, related_name="embedding")
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    vector = VectorField(dimensions=EMBEDDING_DIMENSIONS)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            HnswIndex(
+                name="profile_embedding_hnsw",
+                fields=["vector"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"taste of {self.profile_id}"

@@ -7,9 +7,10 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from pgvector.django import CosineDistance
 
 from accounts.models import Workspace
 from accounts.principals import Actor
@@ -17,7 +18,7 @@ from accounts.roles import MANAGE_CATALOG, VIEW, WORK_TICKETS
 from accounts.selectors import workspace_can, workspace_require
 from profiles.features import feature_config, features_compute
 from profiles.identity import MAX_MERGE_CHAIN, normalise
-from profiles.models import Identifier, IdentifierKind, Profile, ProfileFeatures
+from profiles.models import Identifier, IdentifierKind, Item, ItemEngagement, Profile, ProfileEmbedding, ProfileFeatures
 
 
 def _follow(profile: Profile | None) -> Profile | None:
@@ -99,3 +100,66 @@ def profile_consent(*, profile: Profile, channel: str) -> bool | None:
     """True/False when the person said so for the channel, None when unknown."""
     entry = profile.consent.get(channel)
     return entry.get("granted") if isinstance(entry, dict) else None
+
+
+def item_get(*, actor: Actor, workspace: Workspace, external_id: str) -> Item:
+    workspace_require(actor=actor, workspace=workspace)
+    item = Item.objects.filter(workspace=workspace, external_id=external_id).first()
+    if item is None:
+        raise Http404("No such item in this workspace.")
+    return item
+
+
+def item_list(*, actor: Actor, workspace: Workspace, search: str = "") -> QuerySet[Item]:
+    workspace_require(actor=actor, workspace=workspace)
+    items = Item.objects.filter(workspace=workspace).order_by("name", "external_id")
+    if search:
+        items = items.filter(
+            Q(name__icontains=search) | Q(external_id__icontains=search) | Q(category__icontains=search)
+        )
+    return items
+
+
+def items_similar(*, item: Item, limit: int = 10) -> list[tuple[Item, float]]:
+    """Nearest items by cosine similarity of their embeddings (HNSW index)."""
+    if item.embedding is None:
+        return []
+    found = (
+        Item.objects.filter(workspace_id=item.workspace_id, embedding__isnull=False)
+        .exclude(pk=item.pk)
+        .annotate(distance=CosineDistance("embedding", item.embedding))
+        .order_by("distance")[:limit]
+    )
+    return [(other, round(1.0 - float(other.distance), 4)) for other in found]
+
+
+def profile_embedding(*, profile: Profile) -> ProfileEmbedding | None:
+    return ProfileEmbedding.objects.filter(profile=profile).first()
+
+
+def profiles_similar(*, profile: Profile, limit: int = 10) -> list[tuple[Profile, float]]:
+    """People with the nearest taste vectors (merged-away profiles have none)."""
+    own = profile_embedding(profile=profile)
+    if own is None:
+        return []
+    found = (
+        ProfileEmbedding.objects.filter(workspace_id=profile.workspace_id)
+        .exclude(profile_id=profile.pk)
+        .annotate(distance=CosineDistance("vector", own.vector))
+        .select_related("profile")
+        .order_by("distance")[:limit]
+    )
+    return [(row.profile, round(1.0 - float(row.distance), 4)) for row in found]
+
+
+def items_recommended(*, profile: Profile, limit: int = 10, include_engaged: bool = False) -> list[tuple[Item, float]]:
+    """Items nearest to the person's taste vector, by default leaving out what they already engaged with."""
+    own = profile_embedding(profile=profile)
+    if own is None:
+        return []
+    items = Item.objects.filter(workspace_id=profile.workspace_id, embedding__isnull=False)
+    if not include_engaged:
+        engaged = ItemEngagement.objects.filter(profile=profile).values("item_id")
+        items = items.exclude(id__in=engaged)
+    found = items.annotate(distance=CosineDistance("embedding", own.vector)).order_by("distance")[:limit]
+    return [(item, round(1.0 - float(item.distance), 4)) for item in found]
