@@ -47,5 +47,10 @@ beat_schedule["profiles-catalog-embeddings"] = {
     "task": "profiles.catalog_embeddings_schedule_task",
     "schedule": crontab(minute="*/15"),
 }
+# Decisions (decisions/): close attribution windows so the bandit also learns from silence.
+beat_schedule["decisions-attribution-close"] = {
+    "task": "decisions.attribution_close_task",
+    "schedule": crontab(minute="*/10"),
+}
 app.conf.beat_schedule = beat_schedule
 app.autodiscover_tasks()

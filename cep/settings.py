@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "profiles",
     "events",
     "scoring",
+    "decisions",
     "cep",
 ]
 
@@ -291,3 +292,12 @@ SCORING_SCORE_TRIGGERS = [
 ]
 SCORING_EXPLAIN_TOP = 3
 SCORING_DRIFT_SAMPLE = 2000
+# OpenAPI names for the scoring choice sets ("kind" and "status" are also used by other apps).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "ModelKindEnum": "scoring.models.ModelKind.choices",
+        "ModelStatusEnum": "scoring.models.ModelStatus.choices",
+        "TrainingRunStatusEnum": "scoring.models.RunStatus.choices",
+        "TrainingRunTriggerEnum": "scoring.models.RunTrigger.choices",
+    }
+)

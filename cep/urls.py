@@ -5,14 +5,18 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from core.views import healthz
+from decisions.apis import DecideApi, OutcomeApi
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("v1/decide", DecideApi.as_view(), name="decide"),
+    path("v1/outcome", OutcomeApi.as_view(), name="outcome"),
     path("v1/", include("events.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("profiles.api_urls")),
+    path("api/v1/", include("decisions.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("core.urls")),

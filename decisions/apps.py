@@ -6,3 +6,15 @@ from django.apps import AppConfig
 class DecisionsConfig(AppConfig):
     name = "decisions"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core import domain_events
+        from decisions.models import Decision, SuppressionWindow
+        from decisions.subscribers import on_events_ingested
+        from profiles.references import profile_reference_register
+
+        profile_reference_register(model=Decision, field="profile")
+        profile_reference_register(model=SuppressionWindow, field="profile")
+        domain_events.subscribe_in_worker(
+            domain_events.EVENT_INGESTED, on_events_ingested, uid="decisions.events_ingested"
+        )

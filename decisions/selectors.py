@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from accounts.models import Workspace
+from accounts.principals import Actor
+from accounts.roles import MANAGE_CATALOG
+from accounts.selectors import workspace_require
+from decisions.models import ACTED_STATUSES, Action, Decision, DecisionStatus, OutcomeKind, Policy
+from profiles.models import Profile
+from profiles.selectors import profile_by_identifier, profile_find
+
+PERSON_KEYS = {
+    "userId": "user_id",
+    "anonymousId": "anonymous_id",
+    "email": "email",
+    "phone": "phone",
+    "deviceId": "device_id",
+}
+
+
+def person_resolve(*, workspace: Workspace, person: dict[str, Any]) -> Profile | None:
+    if person.get("profileId"):
+        return profile_find(workspace=workspace, profile_id=str(person["profileId"]))
+    for key, kind in PERSON_KEYS.items():
+        value = person.get(key)
+        if isinstance(value, str | int) and str(value):
+            found = profile_by_identifier(workspace=workspace, kind=kind, value=str(value))
+            if found is not None:
+                return found
+    return None
+
+
+def action_list(*, actor: Actor, workspace: Workspace, search: str = "") -> QuerySet[Action]:
+    workspace_require(actor=actor, workspace=workspace)
+    actions = Action.objects.filter(workspace=workspace).order_by("name")
+    if search:
+        actions = actions.filter(Q(name__icontains=search) | Q(key__icontains=search))
+    return actions
+
+
+def action_get(*, actor: Actor, workspace: Workspace, key: str, for_change: bool = False) -> Action:
+    workspace_require(
+        actor=actor, workspace=workspace, codename=MANAGE_CATALOG if for_change else "view_workspace_data"
+    )
+    action = Action.objects.filter(workspace=workspace, key=key).first()
+    if action is None:
+        raise Http404("No such action in this workspace.")
+    return action
+
+
+def policy_list(*, actor: Actor, workspace: Workspace) -> QuerySet[Policy]:
+    workspace_require(actor=actor, workspace=workspace)
+    return Policy.objects.filter(workspace=workspace).order_by("name")
+
+
+def policy_get(*, actor: Actor, workspace: Workspace, key: str, for_change: bool = False) -> Policy:
+    workspace_require(
+        actor=actor, workspace=workspace, codename=MANAGE_CATALOG if for_change else "view_workspace_data"
+    )
+    policy = Policy.objects.filter(workspace=workspace, key=key).first()
+    if policy is None:
+        raise Http404("No such policy in this workspace.")
+    return policy
+
+
+def decision_list(
+    *, actor: Actor, workspace: Workspace, action: str = "", channel: str = "", status: str = "", profile_id: str = ""
+) -> QuerySet[Decision]:
+    workspace_require(actor=actor, workspace=workspace)
+    decisions = Decision.objects.filter(workspace=workspace).order_by("-created_at")
+    if action:
+        decisions = decisions.filter(chosen_key=action if action != "nothing" else "")
+    if channel:
+        decisions = decisions.filter(channel=channel)
+    if status:
+        decisions = decisions.filter(status=status)
+    if profile_id:
+        decisions = decisions.filter(profile_id=profile_id)
+    return decisions
+
+
+def decision_get(*, actor: Actor, workspace: Workspace, decision_id: UUID | str) -> Decision:
+    workspace_require(actor=actor, workspace=workspace)
+    try:
+        found = Decision.objects.filter(workspace=workspace, id=decision_id).first()
+    except (ValueError, TypeError):
+        found = None
+    if found is None:
+        raise Http404("No such decision in this workspace.")
+    return found
+
+
+@dataclass(frozen=True)
+class Lift:
+    action: str
+    treated: int
+    treated_conversions: int
+    control: int
+    control_conversions: int
+    treated_rate: float
+    control_rate: float
+    lift: float
+    low: float
+    high: float
+
+
+def action_lift(*, workspace: Workspace, action: str) -> Lift:
+    """Conversion of people shown the action against its holdout (decided, not shown), with a
+    95% interval on the difference of proportions (normal approximation)."""
+    rows = Decision.objects.filter(workspace=workspace, chosen_key=action).aggregate(
+        treated=Count("id", filter=Q(status__in=ACTED_STATUSES)),
+        control=Count("id", filter=Q(status=DecisionStatus.HELD_OUT)),
+        treated_conv=Count(
+            "id", filter=Q(status__in=ACTED_STATUSES, outcomes__kind=OutcomeKind.CONVERTED), distinct=True
+        ),
+        control_conv=Count(
+            "id", filter=Q(status=DecisionStatus.HELD_OUT, outcomes__kind=OutcomeKind.CONVERTED), distinct=True
+        ),
+    )
+    n1, n0 = rows["treated"], rows["control"]
+    p1 = rows["treated_conv"] / n1 if n1 else 0.0
+    p0 = rows["control_conv"] / n0 if n0 else 0.0
+    diff = p1 - p0
+    se = math.sqrt((p1 * (1 - p1) / n1 if n1 else 0) + (p0 * (1 - p0) / n0 if n0 else 0)) if n1 and n0 else math.inf
+    return Lift(
+        action,
+        n1,
+        rows["treated_conv"],
+        n0,
+        rows["control_conv"],
+        round(p1, 4),
+        round(p0, 4),
+        round(diff, 4),
+        round(diff - 1.96 * se, 4) if se != math.inf else -1.0,
+        round(diff + 1.96 * se, 4) if se != math.inf else 1.0,
+    )

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from decisions.models import Action, Decision, OutcomeKind
+
+
+class PersonSerializer(serializers.Serializer[dict[str, Any]]):
+    userId = serializers.CharField(required=False, max_length=255)
+    anonymousId = serializers.CharField(required=False, max_length=255)
+    email = serializers.CharField(required=False, max_length=255)
+    phone = serializers.CharField(required=False, max_length=255)
+    profileId = serializers.UUIDField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Give the person by userId, anonymousId, email, phone or profileId.")
+        return attrs
+
+
+class DecideInputSerializer(serializers.Serializer[dict[str, Any]]):
+    person = PersonSerializer()
+    # "context" (page, placement, channel, ...) is read by the view: the name is taken by DRF's Serializer.context.
+    candidates = serializers.ListField(
+        child=serializers.SlugField(),
+        required=False,
+        default=list,
+        max_length=200,
+        help_text="Only consider these action keys",
+    )
+
+
+class DecideOutputSerializer(serializers.Serializer[dict[str, Any]]):
+    decision_id = serializers.UUIDField()
+    status = serializers.CharField()
+    action = serializers.DictField(allow_null=True)
+    explanation = serializers.CharField()
+    needs_approval = serializers.BooleanField()
+    holdout = serializers.BooleanField()
+    latency_ms = serializers.FloatField()
+
+
+class OutcomeInputSerializer(serializers.Serializer[dict[str, Any]]):
+    decisionId = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=OutcomeKind.choices)
+    value = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, default=None)
+    id = serializers.CharField(required=False, max_length=100, default="", help_text="Your id, for idempotency")
+    timestamp = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ActionSerializer(serializers.ModelSerializer[Action]):
+    class Meta:
+        model = Action
+        fields = [
+            "key",
+            "name",
+            "channel",
+            "kind",
+            "content_ref",
+            "subject",
+            "content",
+            "value_model",
+            "value_amount",
+            "value_share",
+            "value_expression",
+            "cost",
+            "currency",
+            "discount_percent",
+            "eligibility",
+            "risk_tier",
+            "autonomy",
+            "active_from",
+            "active_until",
+            "enabled",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["version", "created_at", "updated_at"]
+
+
+class DecisionSerializer(serializers.ModelSerializer[Decision]):
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "profile",
+            "policy_key",
+            "policy_version",
+            "trigger",
+            "status",
+            "chosen_key",
+            "channel",
+            "explored",
+            "propensity",
+            "holdout",
+            "shadow",
+            "needs_approval",
+            "context",
+            "candidates",
+            "guardrails",
+            "model_versions",
+            "rendered",
+            "explanation",
+            "latency_ms",
+            "created_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,690 @@
+"""Writes of the decision engine: catalog and policy changes (versioned, audited), decisions,
+outcomes and rewards, suppression windows."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from accounts.models import Workspace
+from accounts.principals import Actor, actor_label
+from audit.services import audit_record
+from core import domain_events
+from core.broadcast import broadcast_after_commit, workspace_group
+from decisions.bandit import ActionPosterior
+from decisions.conditions import ConditionError, compile_condition
+from decisions.engine import ActionSpec, Snapshot, decide
+from decisions.guardrails import CONTACT_CHANNELS, PROMOTIONAL_KINDS
+from decisions.models import (
+    ACTED_STATUSES,
+    Action,
+    ActionVersion,
+    BanditArm,
+    Decision,
+    DecisionStatus,
+    GuardrailConfig,
+    Outcome,
+    OutcomeKind,
+    Policy,
+    PolicyStatus,
+    PolicyVersion,
+    SuppressionWindow,
+    Trigger,
+)
+from profiles.models import Profile
+from profiles.selectors import profile_features
+
+DECISION_MADE = "decision.made"
+CATALOG_FIELDS = [
+    "key",
+    "name",
+    "channel",
+    "kind",
+    "content_ref",
+    "subject",
+    "content",
+    "value_model",
+    "value_amount",
+    "value_share",
+    "value_expression",
+    "cost",
+    "currency",
+    "discount_percent",
+    "eligibility",
+    "risk_tier",
+    "autonomy",
+    "active_from",
+    "active_until",
+    "enabled",
+]
+POLICY_FIELDS = [
+    "key",
+    "name",
+    "status",
+    "action_keys",
+    "weights",
+    "explore",
+    "holdout_share",
+    "subscribed_events",
+    "context_features",
+]
+
+
+class CatalogError(ValueError):
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+def _snapshot_of(instance: Any, fields: Sequence[str]) -> dict[str, Any]:
+    values = model_to_dict(instance, fields=fields)
+    return {k: (str(v) if isinstance(v, Decimal | datetime) else v) for k, v in values.items()}
+
+
+def _validate_action(values: Mapping[str, Any]) -> None:
+    errors: dict[str, str] = {}
+    for name in ("eligibility", "value_expression"):
+        try:
+            compile_condition(str(values.get(name) or ""))
+        except ConditionError as exc:
+            errors[name] = str(exc)
+    if values.get("value_model") == "expression" and not values.get("value_expression"):
+        errors["value_expression"] = "an expression is needed when the value model is 'expression'"
+    start, end = values.get("active_from"), values.get("active_until")
+    if start and end and end <= start:
+        errors["active_until"] = "must be after the start of the active window"
+    if errors:
+        raise CatalogError(errors)
+
+
+@transaction.atomic
+def action_save(
+    *, workspace: Workspace, actor: Actor, values: Mapping[str, Any], action: Action | None = None, reason: str = ""
+) -> Action:
+    """Create or change an action; every change is a new version in the history and the audit trail."""
+    _validate_action(values)
+    before = _snapshot_of(action, CATALOG_FIELDS) if action else None
+    if action is None:
+        action = Action(workspace=workspace)
+    else:
+        action = Action.objects.select_for_update().get(pk=action.pk)
+        action.version += 1
+    for name in CATALOG_FIELDS:
+        if name in values:
+            setattr(action, name, values[name])
+    try:
+        with transaction.atomic():
+            action.save()
+    except IntegrityError:
+        raise CatalogError({"key": "another action already uses this key"}) from None
+    after = _snapshot_of(action, CATALOG_FIELDS)
+    ActionVersion.objects.create(action=action, version=action.version, snapshot=after, changed_by=actor_label(actor))
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action="action.created" if before is None else "action.changed",
+        target_type="Action",
+        target_id=action.key,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    return action
+
+
+@transaction.atomic
+def policy_save(
+    *, workspace: Workspace, actor: Actor, values: Mapping[str, Any], policy: Policy | None = None, reason: str = ""
+) -> Policy:
+    share = float(values.get("holdout_share", policy.holdout_share if policy else 0.1))
+    if not 0 <= share < 1:
+        raise CatalogError({"holdout_share": "must be at least 0 and below 1"})
+    for name in values.get("context_features", []) or []:
+        try:
+            compile_condition(str(name))
+        except ConditionError as exc:
+            raise CatalogError({"context_features": f"{name}: {exc}"}) from None
+    before = _snapshot_of(policy, POLICY_FIELDS) if policy else None
+    if policy is None:
+        policy = Policy(workspace=workspace)
+    else:
+        policy = Policy.objects.select_for_update().get(pk=policy.pk)
+        policy.version += 1
+    for name in POLICY_FIELDS:
+        if name in values:
+            setattr(policy, name, values[name])
+    if policy.status == PolicyStatus.LIVE:
+        # One live policy per workspace: going live retires the previous live one.
+        for other in (
+            Policy.objects.select_for_update()
+            .filter(workspace=workspace, status=PolicyStatus.LIVE)
+            .exclude(pk=policy.pk)
+        ):
+            other.status = PolicyStatus.RETIRED
+            other.save(update_fields=["status", "updated_at"])
+    try:
+        with transaction.atomic():
+            policy.save()
+    except IntegrityError:
+        raise CatalogError({"key": "another policy already uses this key"}) from None
+    after = _snapshot_of(policy, POLICY_FIELDS)
+    PolicyVersion.objects.create(policy=policy, version=policy.version, snapshot=after, changed_by=actor_label(actor))
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action="policy.created" if before is None else "policy.changed",
+        target_type="Policy",
+        target_id=policy.key,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    return policy
+
+
+@transaction.atomic
+def guardrails_save(
+    *,
+    workspace: Workspace,
+    actor: Actor,
+    contact_policy: Mapping[str, Any] | None = None,
+    brand_safety: Mapping[str, Any] | None = None,
+    suppression_rules: Sequence[Mapping[str, Any]] | None = None,
+) -> GuardrailConfig:
+    config, _ = GuardrailConfig.objects.select_for_update().get_or_create(
+        workspace=workspace, defaults={"suppression_rules": default_suppression_rules()}
+    )
+    before = {
+        "contact_policy": config.contact_policy,
+        "brand_safety": config.brand_safety,
+        "suppression_rules": config.suppression_rules,
+    }
+    if contact_policy is not None:
+        config.contact_policy = dict(contact_policy)
+    if brand_safety is not None:
+        config.brand_safety = dict(brand_safety)
+    if suppression_rules is not None:
+        config.suppression_rules = [dict(rule) for rule in suppression_rules]
+    config.version += 1
+    config.save()
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action="guardrails.changed",
+        target_type="GuardrailConfig",
+        target_id=str(workspace.id),
+        before=before,
+        after={
+            "contact_policy": config.contact_policy,
+            "brand_safety": config.brand_safety,
+            "suppression_rules": config.suppression_rules,
+        },
+    )
+    return config
+
+
+def default_suppression_rules() -> list[dict[str, Any]]:
+    hours = int(getattr(settings, "DECISIONS_SUPPRESSION_HOURS", 48))
+    return [
+        {"event": name, "hours": hours, "kinds": list(PROMOTIONAL_KINDS), "reason": reason}
+        for name, reason in (
+            ("payment_failed", "a payment failure"),
+            ("Payment Failed", "a payment failure"),
+            ("Complaint Filed", "a complaint"),
+            ("complaint", "a complaint"),
+            ("Subscription Cancelled", "a cancellation"),
+        )
+    ]
+
+
+def guardrail_config(workspace: Workspace) -> GuardrailConfig:
+    config = GuardrailConfig.objects.filter(workspace=workspace).first()
+    if config is None:
+        config = GuardrailConfig(workspace=workspace, suppression_rules=default_suppression_rules())
+    return config
+
+
+@transaction.atomic
+def suppressions_open(*, workspace: Workspace, signals: Sequence[tuple[Any, str, datetime, str]]) -> int:
+    """Open suppression windows for (profile_id, event name, time, event id) signals that match a
+    rule. Idempotent per (person, event id)."""
+    rules = {rule["event"]: rule for rule in guardrail_config(workspace).suppression_rules}
+    rows = []
+    for profile_id, name, at, ref in signals:
+        rule = rules.get(name)
+        if rule is None:
+            continue
+        rows.append(
+            SuppressionWindow(
+                workspace=workspace,
+                profile_id=profile_id,
+                reason=rule.get("reason", name),
+                kinds=rule.get("kinds", list(PROMOTIONAL_KINDS)),
+                channels=rule.get("channels", []),
+                until=at + timedelta(hours=float(rule.get("hours", 48))),
+                source_ref=ref,
+            )
+        )
+    if rows:
+        SuppressionWindow.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+# --- deciding -----------------------------------------------------------------------------------------------------
+
+
+def _person_lock(profile_id: Any) -> None:
+    """Serialise decisions for one person: contact caps are counted and used in one critical section."""
+    key = int.from_bytes(hashlib.sha256(f"decide:{profile_id}".encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def live_policy(workspace: Workspace) -> Policy:
+    policy = Policy.objects.filter(workspace=workspace, status=PolicyStatus.LIVE).first()
+    if policy is None:
+        policy = Policy(workspace=workspace, key="default", name="Default", status=PolicyStatus.LIVE, version=0)
+    return policy
+
+
+def _active_actions(workspace: Workspace, policy: Policy, now: datetime, only: Sequence[str] | None) -> list[Action]:
+    actions = Action.objects.filter(workspace=workspace, enabled=True)
+    if policy.action_keys:
+        actions = actions.filter(key__in=policy.action_keys)
+    if only:
+        actions = actions.filter(key__in=list(only))
+    return [
+        a
+        for a in actions
+        if (a.active_from is None or a.active_from <= now) and (a.active_until is None or now < a.active_until)
+    ]
+
+
+def _spec(action: Action, weight: float) -> ActionSpec:
+    return ActionSpec(
+        key=action.key,
+        name=action.name,
+        channel=action.channel,
+        kind=action.kind,
+        subject=action.subject,
+        content=action.content,
+        value_model=action.value_model,
+        value_amount=float(action.value_amount),
+        value_share=float(action.value_share),
+        value_expression=action.value_expression,
+        cost=float(action.cost),
+        discount_percent=float(action.discount_percent) if action.discount_percent is not None else None,
+        eligibility=action.eligibility,
+        risk_tier=action.risk_tier,
+        autonomy=action.autonomy,
+        weight=weight,
+    )
+
+
+def _scores(profile: Profile) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, str]]:
+    from scoring.models import ProfileScore
+
+    values: dict[str, float] = {}
+    signals: list[dict[str, Any]] = []
+    versions: dict[str, str] = {}
+    rows = ProfileScore.objects.filter(workspace_id=profile.workspace_id, profile=profile, action="").values_list(
+        "kind", "value", "explanation", "model_version_id"
+    )
+    for kind, value, explanation, version in rows:
+        values[kind] = float(value)
+        versions[kind] = str(version)
+        for item in (explanation or [])[:1]:
+            if isinstance(item, dict) and item.get("text"):
+                signals.append({"text": item["text"], "weight": abs(float(item.get("delta", 0.1)))})
+    return values, signals, versions
+
+
+def _person_name(profile: Profile) -> str:
+    traits = profile.traits or {}
+    for key in ("first_name", "firstName", "name", "email"):
+        if traits.get(key):
+            return str(traits[key])
+    return f"person {str(profile.id)[:8]}"
+
+
+def snapshot_load(
+    *,
+    workspace: Workspace,
+    profile: Profile,
+    policy: Policy,
+    context: Mapping[str, Any],
+    now: datetime,
+    only: Sequence[str] | None = None,
+    extra_signals: Sequence[Mapping[str, Any]] = (),
+) -> tuple[Snapshot, dict[str, str]]:
+    """Everything the decision will read, plus the model versions behind the scores."""
+    features = profile_features(profile=profile, now=now)
+    scores, signals, versions = _scores(profile)
+    actions = _active_actions(workspace, policy, now, only)
+    arms = {
+        arm.action_key: arm.state
+        for arm in BanditArm.objects.filter(
+            workspace=workspace, policy_key=policy.key, action_key__in=[a.key for a in actions]
+        )
+    }
+    week = now - timedelta(days=7)
+    contacts = [
+        (channel, at.isoformat())
+        for channel, at in Decision.objects.filter(
+            workspace=workspace,
+            profile=profile,
+            status__in=ACTED_STATUSES,
+            channel__in=CONTACT_CHANNELS,
+            created_at__gte=week,
+        ).values_list("channel", "created_at")
+    ]
+    suppressions = [
+        {"reason": s.reason, "until": s.until.isoformat(), "kinds": s.kinds, "channels": s.channels}
+        for s in SuppressionWindow.objects.filter(workspace=workspace, profile=profile, until__gt=now)
+    ]
+    consent = {ch: bool((v or {}).get("granted")) for ch, v in (profile.consent or {}).items() if isinstance(v, dict)}
+    config = guardrail_config(workspace)
+    traits = profile.traits or {}
+    tz = str(traits.get("timezone") or context.get("timezone") or workspace.timezone or "UTC")
+    return Snapshot(
+        person=_person_name(profile),
+        data={
+            "traits": traits,
+            "features": features,
+            "scores": scores,
+            "context": dict(context),
+            "profile": {"id": str(profile.id)},
+        },
+        actions=[_spec(a, float((policy.weights or {}).get(a.key, 1.0))) for a in actions],
+        arms=arms,
+        consent=consent,
+        timezone=tz,
+        contacts=contacts,
+        suppressions=suppressions,
+        contact_policy=config.contact_policy,
+        brand_safety=config.brand_safety,
+        policy_key=policy.key,
+        policy_version=policy.version,
+        explore=policy.explore,
+        holdout_share=policy.holdout_share,
+        holdout_key=str(profile.id),
+        context_features=list(policy.context_features or []),
+        signals=[*extra_signals, *signals],
+        now=now.isoformat(),
+    ), versions
+
+
+def decision_make(
+    *,
+    workspace: Workspace,
+    profile: Profile,
+    context: Mapping[str, Any] | None = None,
+    policy: Policy | None = None,
+    trigger: str = Trigger.API,
+    trigger_ref: str = "",
+    only: Sequence[str] | None = None,
+    dry_run: bool = False,
+    signals: Sequence[Mapping[str, Any]] = (),
+) -> Decision:
+    """Decide for one person now. Event-triggered decisions are idempotent per (event, policy version)."""
+    started = time.perf_counter()
+    policy = policy or live_policy(workspace)
+    with transaction.atomic():
+        if trigger_ref:
+            existing = Decision.objects.filter(
+                workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
+            ).first()
+            if existing is not None:
+                return existing
+        _person_lock(profile.id)
+        now = timezone.now()
+        snapshot, versions = snapshot_load(
+            workspace=workspace,
+            profile=profile,
+            policy=policy,
+            context=context or {},
+            now=now,
+            only=only,
+            extra_signals=signals,
+        )
+        seed = secrets.randbits(62)
+        outcome = decide(snapshot, seed=seed, now=now)
+        shadow = policy.status == PolicyStatus.SHADOW
+        if dry_run:
+            status = DecisionStatus.DRY_RUN
+        elif shadow:
+            status = DecisionStatus.SHADOW
+        elif outcome.chosen is None:
+            status = DecisionStatus.NOTHING
+        elif outcome.holdout:
+            status = DecisionStatus.HELD_OUT
+        elif outcome.needs_approval:
+            status = DecisionStatus.PENDING_APPROVAL
+        else:
+            status = DecisionStatus.ACTED
+        chosen = outcome.chosen
+        decision = Decision(
+            workspace=workspace,
+            profile=profile,
+            policy=None if policy._state.adding else policy,
+            policy_key=policy.key,
+            policy_version=policy.version,
+            trigger=trigger,
+            trigger_ref=trigger_ref,
+            status=status,
+            chosen_action=Action.objects.filter(workspace=workspace, key=chosen.key).first() if chosen else None,
+            chosen_key=chosen.key if chosen else "",
+            channel=chosen.channel if chosen else "",
+            explored=outcome.explored,
+            propensity=outcome.propensity,
+            holdout=outcome.holdout,
+            shadow=shadow,
+            needs_approval=outcome.needs_approval,
+            seed=seed,
+            context=dict(context or {}),
+            inputs={"snapshot": snapshot.to_json(), "x": outcome.context_vector},
+            candidates=outcome.candidates,
+            guardrails=[asdict(r) for r in outcome.removals],
+            model_versions=versions,
+            rendered=outcome.rendered,
+            reasons=outcome.reasons,
+            explanation=outcome.explanation,
+            created_at=now,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        if dry_run:
+            return decision
+        try:
+            with transaction.atomic():
+                decision.save(force_insert=True)
+        except IntegrityError:  # the same event decided concurrently under this policy version
+            return Decision.objects.get(
+                workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
+            )
+        _announce(decision)
+    return decision
+
+
+def _announce(decision: Decision) -> None:
+    broadcast_after_commit(
+        group=workspace_group(decision.workspace_id),
+        message_type="decision.made",
+        payload={
+            "id": str(decision.id),
+            "profile": str(decision.profile_id),
+            "action": decision.chosen_key,
+            "status": decision.status,
+            "explanation": decision.explanation,
+            "latency_ms": decision.latency_ms,
+            "channel": decision.channel,
+            "guardrails": len(decision.guardrails),
+        },
+    )
+    domain_events.publish(
+        DECISION_MADE,
+        workspace_id=decision.workspace_id,
+        payload={"decision_id": str(decision.id), "status": decision.status},
+    )
+
+
+def decision_replay(*, decision: Decision) -> dict[str, Any]:
+    """Re-run a stored decision from its stored inputs and seed; returns what it chooses now."""
+    snapshot = Snapshot.from_json(decision.inputs["snapshot"])
+    outcome = decide(snapshot, seed=decision.seed, now=datetime.fromisoformat(snapshot.now))
+    return {
+        "chosen_key": outcome.chosen.key if outcome.chosen else "",
+        "propensity": outcome.propensity,
+        "holdout": outcome.holdout,
+        "explanation": outcome.explanation,
+        "matches": (outcome.chosen.key if outcome.chosen else "") == decision.chosen_key
+        and outcome.propensity == decision.propensity
+        and outcome.explanation == decision.explanation,
+    }
+
+
+# --- outcomes and learning ----------------------------------------------------------------------------------------
+
+POSITIVE = {OutcomeKind.CONVERTED}
+NEGATIVE = {OutcomeKind.UNSUBSCRIBED, OutcomeKind.COMPLAINED}
+
+
+def outcome_reward(kind: str, value: Decimal | None, decision: Decision) -> float:
+    """Money terms: a conversion earns its value (or the action's expected value when none was
+    sent); unsubscribes and complaints cost DECISIONS_NEGATIVE_REWARD; the rest earn nothing."""
+    if kind in POSITIVE:
+        if value is not None:
+            return float(value)
+        return float(decision.chosen_action.value_amount) if decision.chosen_action else 1.0
+    if kind in NEGATIVE:
+        return -float(getattr(settings, "DECISIONS_NEGATIVE_REWARD", 5.0))
+    return 0.0
+
+
+@transaction.atomic
+def outcome_record(
+    *,
+    decision: Decision,
+    kind: str,
+    value: Decimal | None = None,
+    source: str = "api",
+    ref: str = "",
+    occurred_at: datetime | None = None,
+) -> Outcome:
+    existing = Outcome.objects.filter(decision=decision, kind=kind, ref=ref).first()
+    if existing is not None:
+        return existing
+    outcome = Outcome.objects.create(
+        workspace_id=decision.workspace_id,
+        decision=decision,
+        kind=kind,
+        value=value,
+        reward=outcome_reward(kind, value, decision),
+        source=source,
+        ref=ref,
+        occurred_at=occurred_at or timezone.now(),
+    )
+    if kind in POSITIVE | NEGATIVE and not decision.attribution_closed:
+        transaction.on_commit(lambda: _learn_later(decision.id))
+    return outcome
+
+
+def _learn_later(decision_id: Any) -> None:
+    from decisions.tasks import decision_learn_task
+
+    decision_learn_task.delay(str(decision_id))
+
+
+@transaction.atomic
+def decision_learn(*, decision_id: Any, force: bool = False) -> bool:
+    """Update the bandit once per decision: response = converted (and no complaint). Runs when a
+    conversion or a negative outcome arrives, or when the attribution window closes without one.
+    Holdout, shadow and do-nothing decisions teach nothing (nothing was shown)."""
+    decision = Decision.objects.select_for_update().filter(pk=decision_id).first()
+    if decision is None or decision.attribution_closed:
+        return False
+    window = timedelta(hours=float(getattr(settings, "DECISIONS_ATTRIBUTION_HOURS", 72)))
+    kinds = set(decision.outcomes.values_list("kind", flat=True))
+    decided = bool(kinds & (POSITIVE | NEGATIVE)) or force or timezone.now() >= decision.created_at + window
+    if not decided:
+        return False
+    decision.attribution_closed = True
+    decision.save(update_fields=["attribution_closed"])
+    if decision.status not in ACTED_STATUSES or not decision.chosen_key:
+        return True
+    response = 1.0 if (kinds & POSITIVE) and not (kinds & NEGATIVE) else 0.0
+    x = decision.inputs.get("x") or [1.0]
+    arm, _ = BanditArm.objects.select_for_update().get_or_create(
+        workspace_id=decision.workspace_id,
+        policy_key=decision.policy_key,
+        action_key=decision.chosen_key,
+        defaults={"state": ActionPosterior.prior(len(x)).to_state()},
+    )
+    posterior = ActionPosterior.from_state(arm.state)
+    if posterior.mean.size != len(x):
+        posterior = ActionPosterior.prior(len(x))
+    import numpy as np
+
+    arm.state = posterior.update(np.asarray(x, dtype=float), response).to_state()
+    arm.updates += 1
+    arm.rewards += response
+    arm.save()
+    return True
+
+
+def attribution_from_events(*, workspace: Workspace, events: Sequence[Mapping[str, Any]]) -> int:
+    """Tracked events become outcomes of the person's latest shown (or held-out) decision within
+    the window: orders are conversions (reward = revenue), unsubscribes and complaints negative."""
+    kinds = getattr(
+        settings,
+        "DECISIONS_OUTCOME_EVENTS",
+        {
+            "Order Completed": OutcomeKind.CONVERTED,
+            "Unsubscribed": OutcomeKind.UNSUBSCRIBED,
+            "Complaint Filed": OutcomeKind.COMPLAINED,
+            "complaint": OutcomeKind.COMPLAINED,
+        },
+    )
+    window = timedelta(hours=float(getattr(settings, "DECISIONS_ATTRIBUTION_HOURS", 72)))
+    recorded = 0
+    for event in events:
+        kind = kinds.get(event["name"])
+        if kind is None or not event.get("profile_id"):
+            continue
+        at: datetime = event["timestamp"]
+        decision = (
+            Decision.objects.filter(
+                workspace=workspace,
+                profile_id=event["profile_id"],
+                created_at__lte=at,
+                created_at__gte=at - window,
+                chosen_key__gt="",
+                status__in=[*ACTED_STATUSES, DecisionStatus.HELD_OUT],
+            )
+            .select_related("chosen_action")
+            .order_by("-created_at")
+            .first()
+        )
+        if decision is None:
+            continue
+        value = event.get("revenue")
+        outcome_record(
+            decision=decision,
+            kind=kind,
+            value=Decimal(str(value)) if value is not None else None,
+            source="event",
+            ref=str(event["id"]),
+            occurred_at=at,
+        )
+        recorded += 1
+    return recorded
