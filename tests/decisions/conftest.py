@@ -13,13 +13,13 @@ from tests.events.conftest import Tracker, tracker, write_key  # noqa: F401 - sh
 __all__ = ["Tracker"]
 
 
-def identify(tracker: Tracker, user: str, **traits: Any) -> None:
-    response = tracker.post("/v1/identify", {"userId": user, "messageId": str(uuid.uuid4()), "traits": traits})
+def identify(client: Tracker, user: str, **traits: Any) -> None:
+    response = client.post("/v1/identify", {"userId": user, "messageId": str(uuid.uuid4()), "traits": traits})
     assert response.status_code == 200, response.content
 
 
-def track(tracker: Tracker, user: str, event: str, **properties: Any) -> None:
-    response = tracker.post(
+def track(client: Tracker, user: str, event: str, **properties: Any) -> None:
+    response = client.post(
         "/v1/track", {"userId": user, "event": event, "messageId": str(uuid.uuid4()), "properties": properties}
     )
     assert response.status_code == 200, response.content
@@ -46,7 +46,7 @@ def make_action(workspace, key: str, **values: Any):
 
 
 @pytest.fixture
-def shop(workspace, tracker):
+def shop(workspace, tracker):  # noqa: F811 - the tracker fixture
     """Ana consents to email and in-app; two actions; quiet hours off so tests do not depend on the clock."""
     identify(tracker, "ana", first_name="Ana", consent={"email": True, "in_app": True})
     guardrails_save(workspace=workspace, actor=None, contact_policy={"quiet_start": None, "quiet_end": None})
