@@ -40,7 +40,14 @@ run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python -m cep.embedded run -- $(BIN)/python manage.py run_platform --host $(HOST) --port $(PORT)
 
 test: install browser
-	DEBUG=1 CEP_REDIS_DB=1 $(BIN)/python -m cep.embedded run -- $(BIN)/pytest $(PYTEST_ARGS)
+	# Tests run without the connection pool: they start Celery workers and live servers in threads
+	# of their own, and the pool does not survive the test harness's database resets. The web
+	# processes of `make run` and `make bench` use the pool.
+	DEBUG=1 CEP_REDIS_DB=1 DB_POOL_MAX_SIZE=0 $(BIN)/python -m cep.embedded run -- $(BIN)/pytest $(PYTEST_ARGS)
+
+# Benchmarks: a scratch database (cep_bench) and Redis database 4; reports in docs/benchmarks.md.
+bench: install
+	$(BIN)/python -m cep.embedded run -- $(BIN)/python -m bench $(BENCH)
 
 lint: install
 	$(BIN)/ruff check .

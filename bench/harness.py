@@ -45,10 +45,25 @@ def recreate_database() -> None:
         conn.execute(f'CREATE DATABASE "{BENCH_DB}" TEMPLATE template1')
 
 
+def bench_redis_url() -> str:
+    """Redis database 4: the benchmark's tasks never reach a `make run` worker (database 0)."""
+    from cep.embedded import HOST, REDIS_PORT
+
+    return os.environ.get("BENCH_REDIS_URL", f"redis://{HOST}:{REDIS_PORT}/4")
+
+
+def flush_bench_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(bench_redis_url()).flushdb()
+
+
 def server_env() -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": bench_database_url(),
+        "REDIS_URL": bench_redis_url(),
+        "TRACKING_RATE_LIMIT_PER_SECOND": "0",  # measure the platform, not the limiter
         "DEBUG": "0",  # no query log, production code paths
         "SECURE_SSL_REDIRECT": "0",
         "SECURE_COOKIES": "0",

@@ -293,11 +293,10 @@ SCORING_SCORE_TRIGGERS = [
 SCORING_EXPLAIN_TOP = 3
 SCORING_DRIFT_SAMPLE = 2000
 # OpenAPI names for the scoring choice sets ("kind" and "status" are also used by other apps).
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
-    {
-        "ModelKindEnum": "scoring.models.ModelKind.choices",
-        "ModelStatusEnum": "scoring.models.ModelStatus.choices",
-        "TrainingRunStatusEnum": "scoring.models.RunStatus.choices",
-        "TrainingRunTriggerEnum": "scoring.models.RunTrigger.choices",
-    }
-)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **dict(SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES") or {}),  # type: ignore[call-overload]
+    "ModelKindEnum": "scoring.models.ModelKind.choices",
+    "ModelStatusEnum": "scoring.models.ModelStatus.choices",
+    "TrainingRunStatusEnum": "scoring.models.RunStatus.choices",
+    "TrainingRunTriggerEnum": "scoring.models.RunTrigger.choices",
+}

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("profiles.api_urls")),
     path("api/v1/", include("decisions.api_urls")),
+    path("api/v1/", include("scoring.api_urls")),
+    path("models/", include("scoring.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("core.urls")),

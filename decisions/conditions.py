@@ -19,6 +19,7 @@ absent trait simply does not match.
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ class _Compiler:
 
     def _BoolOp(self, node: ast.BoolOp) -> Evaluator:
         parts = [self.compile(value) for value in node.values]
+        if len(parts) == 2:  # the common case, without generator overhead
+            first, second = parts
+            if isinstance(node.op, ast.And):
+                return lambda data: bool(first(data)) and bool(second(data))
+            return lambda data: bool(first(data)) or bool(second(data))
         if isinstance(node.op, ast.And):
             return lambda data: all(bool(part(data)) for part in parts)
         return lambda data: any(bool(part(data)) for part in parts)
@@ -165,6 +171,10 @@ class _Compiler:
                 checks.append(lambda left, right, fn=fn: _safe_compare(fn, left, right))  # type: ignore[misc]
             else:
                 raise ConditionError("use == != < <= > >= in or 'not in' to compare", _col(node))
+
+        if len(checks) == 1:  # a single comparison, the common case
+            check, (left, right) = checks[0], operands
+            return lambda data: check(left(data), right(data))
 
         def evaluate(data: Mapping[str, Any]) -> bool:
             values = [operand(data) for operand in operands]
@@ -226,8 +236,10 @@ def _describe(node: ast.AST) -> str:
     return names.get(type(node).__name__, type(node).__name__)
 
 
+@functools.lru_cache(maxsize=4096)
 def compile_condition(source: str) -> Condition:
-    """Parse and compile; raise ConditionError with a reader-friendly message on bad input."""
+    """Parse and compile; raise ConditionError with a reader-friendly message on bad input.
+    Compiled conditions are immutable closures, so they are cached by their text."""
     text = (source or "").strip()
     if not text:
         return Condition(source="", evaluate=lambda data: True, references=frozenset())

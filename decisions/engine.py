@@ -273,7 +273,7 @@ def decide(snapshot: Snapshot, *, seed: int, now: datetime) -> Outcome:
         explored=choice.explored,
         holdout=holdout,
         needs_approval=approval,
-        candidates=[asdict(s) for s in choice.scores],
+        candidates=[vars(s).copy() for s in choice.scores],
         removals=removals,
         context_vector=x,
         rendered=rendered,

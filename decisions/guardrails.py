@@ -8,6 +8,7 @@ under a lock for the contact counts), so the same inputs always give the same an
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class ContactLog:
     contacts: Sequence[tuple[str, datetime]] = ()
 
     def count(self, *, since: datetime, channel: str | None = None) -> int:
+        if not self.contacts:
+            return 0
         return sum(1 for ch, at in self.contacts if at >= since and (channel is None or ch == channel))
 
 
@@ -80,6 +83,7 @@ class Removal:
     reason: str
 
 
+@functools.lru_cache(maxsize=512)
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -87,6 +91,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+@functools.lru_cache(maxsize=1024)  # asked once per candidate with the same arguments
 def in_quiet_hours(now: datetime, timezone_name: str, start: time, end: time) -> bool:
     local = now.astimezone(_zone(timezone_name)).time()
     if start <= end:
@@ -107,15 +112,16 @@ def check_contact_policy(
         return []
     reasons = []
     day, week = now - timedelta(days=1), now - timedelta(days=7)
+    contacts = person.contacts
     channel_day = policy.per_channel_day.get(action.channel)
-    if channel_day is not None and person.contacts.count(since=day, channel=action.channel) >= channel_day:
+    if channel_day is not None and contacts.count(since=day, channel=action.channel) >= channel_day:
         reasons.append(f"{action.channel} cap of {channel_day} per day reached")
     channel_week = policy.per_channel_week.get(action.channel)
-    if channel_week is not None and person.contacts.count(since=week, channel=action.channel) >= channel_week:
+    if channel_week is not None and contacts.count(since=week, channel=action.channel) >= channel_week:
         reasons.append(f"{action.channel} cap of {channel_week} per week reached")
-    if person.contacts.count(since=day) >= policy.overall_day:
+    if contacts.contacts and contacts.count(since=day) >= policy.overall_day:
         reasons.append(f"overall cap of {policy.overall_day} contacts per day reached")
-    if person.contacts.count(since=week) >= policy.overall_week:
+    if contacts.contacts and contacts.count(since=week) >= policy.overall_week:
         reasons.append(f"overall cap of {policy.overall_week} contacts per week reached")
     if (
         policy.quiet_start is not None
@@ -141,11 +147,16 @@ def check_suppressions(action: CandidateAction, person: PersonState, now: dateti
     return reasons
 
 
+@functools.lru_cache(maxsize=1024)
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    return re.compile(r"\b" + re.escape(phrase.casefold()) + r"\b")
+
+
 def check_brand_safety(action: CandidateAction, rules: BrandSafety) -> list[str]:
     reasons = []
     text = action.content.casefold()
     for phrase in rules.banned_phrases:
-        if phrase and re.search(r"\b" + re.escape(phrase.casefold()) + r"\b", text):
+        if phrase and _phrase_pattern(phrase).search(text):
             reasons.append(f"content contains the banned phrase '{phrase}'")
     if (
         rules.max_discount_percent is not None

@@ -16,7 +16,7 @@ from tests.conftest import Personas
 from tests.events.conftest import Tracker
 from tests.factories import make_secret_key
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.profiles.urls")]
+pytestmark = [pytest.mark.django_db]
 
 
 @pytest.fixture
