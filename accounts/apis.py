@@ -61,3 +61,12 @@ class MemberListApi(APIView):
     def get(self, request: Request) -> Response:
         members = member_list(actor=request.user, workspace=request_workspace(request))
         return paginate(request=request, queryset=members, serializer_class=MembershipOutputSerializer, view=self)
+
+
+class KeyCheckApi(APIView):
+    """The cheapest authenticated call: lets an integrator check a key, and is the framework
+    floor the decide benchmark compares itself with."""
+
+    @extend_schema(responses={200: dict}, tags=["workspace"], summary="Check a key")
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True, "workspace": str(request_workspace(request).id)})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCENARIOS = ["ingest", "scoring"]
+SCENARIOS = ["ingest", "scoring", "decide"]
 
 
 def main(argv: list[str]) -> None:

@@ -6,6 +6,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from core.views import healthz
 from decisions.apis import DecideApi, OutcomeApi
+from events.views import profile_timeline_fragment
+from scoring.views import profile_scores_fragment
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -19,6 +21,11 @@ urlpatterns = [
     path("api/v1/", include("decisions.api_urls")),
     path("api/v1/", include("scoring.api_urls")),
     path("models/", include("scoring.urls")),
+    # Customer pages: the profile's own page, with fragments from the apps above profiles.
+    path("customers/<str:profile_id>/scores/", profile_scores_fragment, name="customer-scores"),
+    path("customers/<str:profile_id>/timeline/", profile_timeline_fragment, name="customer-timeline"),
+    path("", include("profiles.urls")),
+    path("", include("decisions.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("core.urls")),

@@ -13,11 +13,6 @@ from core.health import health_report
 # The areas of the console. Each gets its real page when its app lands; until then the page
 # says plainly what will appear there and how data gets in.
 AREAS: dict[str, dict[str, str]] = {
-    "customers": {
-        "title": "Customers",
-        "empty": "No customers yet.",
-        "hint": "Profiles appear as soon as a storefront sends identify or track calls with your write key.",
-    },
     "decisions": {
         "title": "Decisions",
         "empty": "No decisions yet.",
@@ -27,11 +22,6 @@ AREAS: dict[str, dict[str, str]] = {
         "title": "Approvals",
         "empty": "Nothing waits for approval.",
         "hint": "Risky actions the engine proposes wait here for an approver.",
-    },
-    "actions": {
-        "title": "Actions",
-        "empty": "The action catalog is empty.",
-        "hint": "Actions are the offers, messages and service steps the engine can choose from.",
     },
     "support": {
         "title": "Support",

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.utils.dateparse import parse_datetime
+from django.utils.timezone import is_naive, make_aware
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -13,16 +17,37 @@ from accounts.request_context import request_workspace
 from accounts.roles import MANAGE_CATALOG
 from accounts.selectors import workspace_require
 from core.pagination import paginate
-from decisions.models import Decision
-from decisions.selectors import action_get, action_list, decision_get, decision_list, person_resolve
+from decisions.evaluation import policy_evaluate
+from decisions.models import Decision, GuardrailConfig
+from decisions.selectors import (
+    action_get,
+    action_list,
+    decision_get,
+    decision_list,
+    guardrails_get,
+    person_resolve,
+    policy_get,
+    policy_list,
+)
 from decisions.serializers import (
     ActionSerializer,
     DecideInputSerializer,
     DecideOutputSerializer,
     DecisionSerializer,
+    GuardrailsSerializer,
     OutcomeInputSerializer,
+    PolicyEvaluationSerializer,
+    PolicySerializer,
 )
-from decisions.services import CatalogError, action_save, decision_make, decision_replay, outcome_record
+from decisions.services import (
+    CatalogError,
+    action_save,
+    decision_make,
+    decision_replay,
+    guardrails_save,
+    outcome_record,
+    policy_save,
+)
 
 
 def decision_answer(decision: Decision) -> dict[str, Any]:
@@ -193,3 +218,123 @@ class DecisionReplayApi(APIView):
     def post(self, request: Request, decision_id: str) -> Response:
         decision = decision_get(actor=request.user, workspace=request_workspace(request), decision_id=decision_id)
         return Response(decision_replay(decision=decision))
+
+
+class PolicyListCreateApi(APIView):
+    @extend_schema(responses=PolicySerializer(many=True), tags=["catalog"], summary="Decision policies")
+    def get(self, request: Request) -> Response:
+        policies = policy_list(actor=request.user, workspace=request_workspace(request))
+        return paginate(request=request, queryset=policies, serializer_class=PolicySerializer, view=self)
+
+    @extend_schema(
+        request=PolicySerializer, responses={201: PolicySerializer}, tags=["catalog"], summary="Create a policy"
+    )
+    def post(self, request: Request) -> Response:
+        workspace = request_workspace(request)
+        workspace_require(actor=request.user, workspace=workspace, codename=MANAGE_CATALOG)
+        data = PolicySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            policy = policy_save(workspace=workspace, actor=request.user, values=data.validated_data)
+        except CatalogError as exc:
+            raise ValidationError(exc.errors) from None
+        return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+class PolicyDetailApi(APIView):
+    @extend_schema(responses=PolicySerializer, tags=["catalog"])
+    def get(self, request: Request, key: str) -> Response:
+        return Response(
+            PolicySerializer(policy_get(actor=request.user, workspace=request_workspace(request), key=key)).data
+        )
+
+    @extend_schema(
+        request=PolicySerializer,
+        responses=PolicySerializer,
+        tags=["catalog"],
+        summary="Change a policy (a new version); status live retires the previous live policy",
+    )
+    def patch(self, request: Request, key: str) -> Response:
+        workspace = request_workspace(request)
+        policy = policy_get(actor=request.user, workspace=workspace, key=key, for_change=True)
+        data = PolicySerializer(policy, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = {k: v for k, v in data.validated_data.items() if k != "key"}
+        try:
+            policy = policy_save(
+                workspace=workspace,
+                actor=request.user,
+                values=values,
+                policy=policy,
+                reason=str(request.data.get("reason", ""))[:500] if isinstance(request.data, dict) else "",
+            )
+        except CatalogError as exc:
+            raise ValidationError(exc.errors) from None
+        return Response(PolicySerializer(policy).data)
+
+
+class PolicyEvaluationApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Only decisions made since then"),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many recent decisions (20000)"),
+        ],
+        responses=PolicyEvaluationSerializer,
+        tags=["catalog"],
+        summary="Off-policy evaluation of a policy on the live policy's logged decisions",
+        description="IPS, SNIPS and doubly robust estimates of the reward per decision the policy would have "
+        "earned, with 95% intervals, against the live policy's observed reward, and a plain-language verdict.",
+    )
+    def get(self, request: Request, key: str) -> Response:
+        workspace = request_workspace(request)
+        policy = policy_get(actor=request.user, workspace=workspace, key=key)
+        since_text = request.query_params.get("since", "")
+        since = parse_datetime(since_text) if since_text else None
+        if since_text and since is None:
+            raise ValidationError({"since": ["Give an ISO 8601 date and time, e.g. 2025-01-31T00:00:00Z."]})
+        if since is not None and is_naive(since):
+            since = make_aware(since, UTC)
+        try:
+            limit = min(max(int(request.query_params.get("limit", 20000)), 1), 20000)
+        except ValueError:
+            raise ValidationError({"limit": ["Give a whole number from 1 to 20000."]}) from None
+        evaluation = policy_evaluate(workspace=workspace, candidate=policy, since=since, limit=limit)
+        return Response(evaluation.to_json())
+
+
+class GuardrailsApi(APIView):
+    @staticmethod
+    def _data(config: GuardrailConfig) -> dict[str, Any]:
+        return {
+            "contact_policy": config.contact_policy,
+            "brand_safety": config.brand_safety,
+            "suppression_rules": config.suppression_rules,
+            "version": config.version,
+        }
+
+    @extend_schema(responses=GuardrailsSerializer, tags=["catalog"], summary="The workspace's guardrails")
+    def get(self, request: Request) -> Response:
+        return Response(self._data(guardrails_get(actor=request.user, workspace=request_workspace(request))))
+
+    @extend_schema(
+        request=GuardrailsSerializer,
+        responses=GuardrailsSerializer,
+        tags=["catalog"],
+        summary="Replace the guardrails (contact policy, brand safety, suppression rules)",
+    )
+    def put(self, request: Request) -> Response:
+        workspace = request_workspace(request)
+        workspace_require(actor=request.user, workspace=workspace, codename=MANAGE_CATALOG)
+        data = GuardrailsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            config = guardrails_save(
+                workspace=workspace,
+                actor=request.user,
+                contact_policy=data.validated_data["contact_policy"],
+                brand_safety=data.validated_data["brand_safety"],
+                suppression_rules=data.validated_data["suppression_rules"],
+            )
+        except CatalogError as exc:
+            raise ValidationError(exc.errors) from None
+        return Response(self._data(config))

@@ -10,7 +10,8 @@ class DecisionsConfig(AppConfig):
     def ready(self) -> None:
         from core import domain_events
         from decisions.models import Decision, SuppressionWindow
-        from decisions.subscribers import on_events_ingested
+        from decisions.services import DECISION_MADE
+        from decisions.subscribers import on_decision_made, on_events_ingested
         from profiles.references import profile_reference_register
 
         profile_reference_register(model=Decision, field="profile")
@@ -18,3 +19,4 @@ class DecisionsConfig(AppConfig):
         domain_events.subscribe_in_worker(
             domain_events.EVENT_INGESTED, on_events_ingested, uid="decisions.events_ingested"
         )
+        domain_events.subscribe_in_worker(DECISION_MADE, on_decision_made, uid="decisions.broadcast")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,8 +12,16 @@ from django.http import Http404
 from accounts.models import Workspace
 from accounts.principals import Actor
 from accounts.roles import MANAGE_CATALOG
-from accounts.selectors import workspace_require
-from decisions.models import ACTED_STATUSES, Action, Decision, DecisionStatus, OutcomeKind, Policy
+from accounts.selectors import workspace_can, workspace_require
+from decisions.models import (
+    ACTED_STATUSES,
+    Action,
+    Decision,
+    DecisionStatus,
+    GuardrailConfig,
+    OutcomeKind,
+    Policy,
+)
 from profiles.models import Profile
 from profiles.selectors import profile_by_identifier, profile_find
 
@@ -141,3 +150,69 @@ def action_lift(*, workspace: Workspace, action: str) -> Lift:
         round(diff - 1.96 * se, 4) if se != math.inf else -1.0,
         round(diff + 1.96 * se, 4) if se != math.inf else 1.0,
     )
+
+
+ACTION_SORTS = {"name": "name", "-name": "-name", "updated": "updated_at", "-updated": "-updated_at"}
+
+
+def action_list_sorted(*, actor: Actor, workspace: Workspace, search: str = "", sort: str = "name") -> QuerySet[Action]:
+    return action_list(actor=actor, workspace=workspace, search=search).order_by(ACTION_SORTS.get(sort, "name"), "key")
+
+
+def can_manage_catalog(*, actor: Actor, workspace: Workspace) -> bool:
+    return workspace_can(actor=actor, workspace=workspace, codename=MANAGE_CATALOG)
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    version: int
+    changed_by: str
+    created_at: datetime
+    changes: list[Change]
+    first: bool
+
+
+def snapshot_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list[Change]:
+    """Fields that differ between two stored snapshots (all set fields for the first version)."""
+    if before is None:
+        return [Change(name, None, value) for name, value in after.items() if value not in (None, "", [], {})]
+    names = list(after) + [name for name in before if name not in after]
+    return [Change(name, before.get(name), after.get(name)) for name in names if before.get(name) != after.get(name)]
+
+
+def _history(rows: list[tuple[int, dict[str, Any], str, datetime]]) -> list[VersionEntry]:
+    ordered = sorted(rows, key=lambda row: row[0])
+    entries = []
+    previous: dict[str, Any] | None = None
+    for version, snapshot, changed_by, created_at in ordered:
+        entries.append(
+            VersionEntry(version, changed_by, created_at, snapshot_changes(previous, snapshot), previous is None)
+        )
+        previous = snapshot
+    return entries[::-1]
+
+
+def action_version_list(*, actor: Actor, workspace: Workspace, key: str) -> tuple[Action, list[VersionEntry]]:
+    action = action_get(actor=actor, workspace=workspace, key=key)
+    rows = list(action.versions.values_list("version", "snapshot", "changed_by", "created_at"))
+    return action, _history(rows)
+
+
+def policy_version_list(*, actor: Actor, workspace: Workspace, key: str) -> tuple[Policy, list[VersionEntry]]:
+    policy = policy_get(actor=actor, workspace=workspace, key=key)
+    rows = list(policy.versions.values_list("version", "snapshot", "changed_by", "created_at"))
+    return policy, _history(rows)
+
+
+def guardrails_get(*, actor: Actor, workspace: Workspace) -> GuardrailConfig:
+    from decisions.services import guardrail_config
+
+    workspace_require(actor=actor, workspace=workspace)
+    return guardrail_config(workspace)

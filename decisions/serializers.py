@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from decisions.models import Action, Decision, OutcomeKind
+from decisions.models import Action, Decision, OutcomeKind, Policy
 
 
 class PersonSerializer(serializers.Serializer[dict[str, Any]]):
@@ -108,3 +108,68 @@ class DecisionSerializer(serializers.ModelSerializer[Decision]):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class PolicySerializer(serializers.ModelSerializer[Policy]):
+    action_keys = serializers.ListField(child=serializers.SlugField(), required=False, max_length=500)
+    weights = serializers.DictField(child=serializers.FloatField(min_value=0), required=False)
+    subscribed_events = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=200
+    )
+    context_features = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=50)
+    holdout_share = serializers.FloatField(min_value=0, max_value=0.99, required=False)
+
+    class Meta:
+        model = Policy
+        fields = [
+            "key",
+            "name",
+            "status",
+            "version",
+            "action_keys",
+            "weights",
+            "explore",
+            "holdout_share",
+            "subscribed_events",
+            "context_features",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["version", "created_at", "updated_at"]
+
+
+class GuardrailsSerializer(serializers.Serializer[dict[str, Any]]):
+    contact_policy = serializers.DictField(
+        help_text="per_channel_day / per_channel_week ({channel: n}), overall_day, overall_week, "
+        "quiet_start / quiet_end ('21:00' or null for none), quiet_channels"
+    )
+    brand_safety = serializers.DictField(
+        help_text="banned_phrases (list), max_discount_percent (0-100 or null), required_text ({channel: text})"
+    )
+    suppression_rules = serializers.ListField(
+        child=serializers.DictField(), max_length=50, help_text="[{event, hours, reason, kinds?, channels?}]"
+    )
+    version = serializers.IntegerField(read_only=True)
+
+
+class EstimateSerializer(serializers.Serializer[dict[str, Any]]):
+    method = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True)
+    n = serializers.IntegerField()
+    effective_sample_size = serializers.FloatField()
+
+
+class PolicyEvaluationSerializer(serializers.Serializer[dict[str, Any]]):
+    candidate = serializers.DictField()
+    live = serializers.DictField()
+    n = serializers.IntegerField()
+    effective_sample_size = serializers.FloatField()
+    agreement = serializers.FloatField()
+    estimates = EstimateSerializer(many=True)
+    live_observed = EstimateSerializer(allow_null=True)
+    headline = serializers.CharField()
+    verdict = serializers.CharField()
+    since = serializers.DateTimeField(allow_null=True)
+    logged_actions = serializers.DictField(child=serializers.IntegerField())

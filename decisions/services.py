@@ -21,7 +21,6 @@ from accounts.models import Workspace
 from accounts.principals import Actor, actor_label
 from audit.services import audit_record
 from core import domain_events
-from core.broadcast import broadcast_after_commit, workspace_group
 from decisions.bandit import ActionPosterior
 from decisions.conditions import ConditionError, compile_condition
 from decisions.engine import ActionSpec, Snapshot, decide
@@ -193,6 +192,78 @@ def policy_save(
     return policy
 
 
+def _non_negative_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _contact_policy_errors(contact_policy: Mapping[str, Any]) -> dict[str, str]:
+    from datetime import time as clock
+
+    errors: dict[str, str] = {}
+    for cap in ("per_channel_day", "per_channel_week"):
+        caps = contact_policy.get(cap, {})
+        if not isinstance(caps, Mapping):
+            errors[f"contact_policy.{cap}"] = "must map channel names to whole numbers"
+            continue
+        for channel, value in caps.items():
+            if channel not in CONTACT_CHANNELS:
+                errors[f"contact_policy.{cap}.{channel}"] = f"unknown channel; use one of {', '.join(CONTACT_CHANNELS)}"
+            elif not _non_negative_int(value):
+                errors[f"contact_policy.{cap}.{channel}"] = "must be a whole number, 0 or more"
+    for cap in ("overall_day", "overall_week"):
+        if cap in contact_policy and not _non_negative_int(contact_policy[cap]):
+            errors[f"contact_policy.{cap}"] = "must be a whole number, 0 or more"
+    for name in ("quiet_start", "quiet_end"):
+        value = contact_policy.get(name)
+        if value not in (None, ""):
+            try:
+                clock.fromisoformat(str(value))
+            except ValueError:
+                errors[f"contact_policy.{name}"] = "must be a time such as 21:00, or empty for no quiet hours"
+    if ("quiet_start" in contact_policy or "quiet_end" in contact_policy) and bool(
+        contact_policy.get("quiet_start")
+    ) != bool(contact_policy.get("quiet_end")):
+        errors.setdefault("contact_policy.quiet_end", "give both the start and the end of quiet hours, or neither")
+    return errors
+
+
+def _brand_safety_errors(brand_safety: Mapping[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    phrases = brand_safety.get("banned_phrases", [])
+    if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+        errors["brand_safety.banned_phrases"] = "must be a list of phrases"
+    ceiling = brand_safety.get("max_discount_percent")
+    if ceiling is not None and (
+        isinstance(ceiling, bool) or not isinstance(ceiling, int | float) or not 0 <= float(ceiling) <= 100
+    ):
+        errors["brand_safety.max_discount_percent"] = "must be a percentage from 0 to 100, or empty for none"
+    required = brand_safety.get("required_text", {})
+    if not isinstance(required, Mapping) or not all(isinstance(v, str) for v in required.values()):
+        errors["brand_safety.required_text"] = "must map channel names to text"
+    return errors
+
+
+def _validate_guardrails(
+    contact_policy: Mapping[str, Any] | None,
+    brand_safety: Mapping[str, Any] | None,
+    suppression_rules: Sequence[Mapping[str, Any]] | None,
+) -> None:
+    """Field -> message for every value the engine could not use; keys are dotted paths."""
+    errors: dict[str, str] = {}
+    if contact_policy is not None:
+        errors.update(_contact_policy_errors(contact_policy))
+    if brand_safety is not None:
+        errors.update(_brand_safety_errors(brand_safety))
+    for index, rule in enumerate(suppression_rules or []):
+        if not str(rule.get("event") or "").strip():
+            errors[f"suppression_rules.{index}.event"] = "name the event that opens the window"
+        hours = rule.get("hours")
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < float(hours) <= 24 * 365:
+            errors[f"suppression_rules.{index}.hours"] = "must be a number of hours above 0 and at most 8760"
+    if errors:
+        raise CatalogError(errors)
+
+
 @transaction.atomic
 def guardrails_save(
     *,
@@ -202,6 +273,7 @@ def guardrails_save(
     brand_safety: Mapping[str, Any] | None = None,
     suppression_rules: Sequence[Mapping[str, Any]] | None = None,
 ) -> GuardrailConfig:
+    _validate_guardrails(contact_policy, brand_safety, suppression_rules)
     config, _ = GuardrailConfig.objects.select_for_update().get_or_create(
         workspace=workspace, defaults={"suppression_rules": default_suppression_rules()}
     )
@@ -298,7 +370,32 @@ def live_policy(workspace: Workspace) -> Policy:
     return policy
 
 
-def _active_actions(workspace: Workspace, policy: Policy, now: datetime, only: Sequence[str] | None) -> list[Action]:
+SPEC_FIELDS = (
+    "id",
+    "key",
+    "name",
+    "channel",
+    "kind",
+    "subject",
+    "content",
+    "value_model",
+    "value_amount",
+    "value_share",
+    "value_expression",
+    "cost",
+    "discount_percent",
+    "eligibility",
+    "risk_tier",
+    "autonomy",
+    "active_from",
+    "active_until",
+)
+
+
+def _active_actions(
+    workspace: Workspace, policy: Policy, now: datetime, only: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """Plain rows, not model instances: this runs on every decision."""
     actions = Action.objects.filter(workspace=workspace, enabled=True)
     if policy.action_keys:
         actions = actions.filter(key__in=policy.action_keys)
@@ -306,28 +403,29 @@ def _active_actions(workspace: Workspace, policy: Policy, now: datetime, only: S
         actions = actions.filter(key__in=list(only))
     return [
         a
-        for a in actions
-        if (a.active_from is None or a.active_from <= now) and (a.active_until is None or now < a.active_until)
+        for a in actions.values(*SPEC_FIELDS)
+        if (a["active_from"] is None or a["active_from"] <= now)
+        and (a["active_until"] is None or now < a["active_until"])
     ]
 
 
-def _spec(action: Action, weight: float) -> ActionSpec:
+def _spec(row: Mapping[str, Any], weight: float) -> ActionSpec:
     return ActionSpec(
-        key=action.key,
-        name=action.name,
-        channel=action.channel,
-        kind=action.kind,
-        subject=action.subject,
-        content=action.content,
-        value_model=action.value_model,
-        value_amount=float(action.value_amount),
-        value_share=float(action.value_share),
-        value_expression=action.value_expression,
-        cost=float(action.cost),
-        discount_percent=float(action.discount_percent) if action.discount_percent is not None else None,
-        eligibility=action.eligibility,
-        risk_tier=action.risk_tier,
-        autonomy=action.autonomy,
+        key=row["key"],
+        name=row["name"],
+        channel=row["channel"],
+        kind=row["kind"],
+        subject=row["subject"],
+        content=row["content"],
+        value_model=row["value_model"],
+        value_amount=float(row["value_amount"]),
+        value_share=float(row["value_share"]),
+        value_expression=row["value_expression"],
+        cost=float(row["cost"]),
+        discount_percent=float(row["discount_percent"]) if row["discount_percent"] is not None else None,
+        eligibility=row["eligibility"],
+        risk_tier=row["risk_tier"],
+        autonomy=row["autonomy"],
         weight=weight,
     )
 
@@ -367,17 +465,16 @@ def snapshot_load(
     now: datetime,
     only: Sequence[str] | None = None,
     extra_signals: Sequence[Mapping[str, Any]] = (),
-) -> tuple[Snapshot, dict[str, str]]:
-    """Everything the decision will read, plus the model versions behind the scores."""
+) -> tuple[Snapshot, dict[str, str], dict[str, Any]]:
+    """Everything the decision will read, the model versions behind the scores, and action ids by key."""
     features = profile_features(profile=profile, now=now)
     scores, signals, versions = _scores(profile)
     actions = _active_actions(workspace, policy, now, only)
-    arms = {
-        arm.action_key: arm.state
-        for arm in BanditArm.objects.filter(
-            workspace=workspace, policy_key=policy.key, action_key__in=[a.key for a in actions]
-        )
-    }
+    arms = dict(
+        BanditArm.objects.filter(
+            workspace=workspace, policy_key=policy.key, action_key__in=[a["key"] for a in actions]
+        ).values_list("action_key", "state")
+    )
     week = now - timedelta(days=7)
     contacts = [
         (channel, at.isoformat())
@@ -397,32 +494,36 @@ def snapshot_load(
     config = guardrail_config(workspace)
     traits = profile.traits or {}
     tz = str(traits.get("timezone") or context.get("timezone") or workspace.timezone or "UTC")
-    return Snapshot(
-        person=_person_name(profile),
-        data={
-            "traits": traits,
-            "features": features,
-            "scores": scores,
-            "context": dict(context),
-            "profile": {"id": str(profile.id)},
-        },
-        actions=[_spec(a, float((policy.weights or {}).get(a.key, 1.0))) for a in actions],
-        arms=arms,
-        consent=consent,
-        timezone=tz,
-        contacts=contacts,
-        suppressions=suppressions,
-        contact_policy=config.contact_policy,
-        brand_safety=config.brand_safety,
-        policy_key=policy.key,
-        policy_version=policy.version,
-        explore=policy.explore,
-        holdout_share=policy.holdout_share,
-        holdout_key=str(profile.id),
-        context_features=list(policy.context_features or []),
-        signals=[*extra_signals, *signals],
-        now=now.isoformat(),
-    ), versions
+    return (
+        Snapshot(
+            person=_person_name(profile),
+            data={
+                "traits": traits,
+                "features": features,
+                "scores": scores,
+                "context": dict(context),
+                "profile": {"id": str(profile.id)},
+            },
+            actions=[_spec(a, float((policy.weights or {}).get(a["key"], 1.0))) for a in actions],
+            arms=arms,
+            consent=consent,
+            timezone=tz,
+            contacts=contacts,
+            suppressions=suppressions,
+            contact_policy=config.contact_policy,
+            brand_safety=config.brand_safety,
+            policy_key=policy.key,
+            policy_version=policy.version,
+            explore=policy.explore,
+            holdout_share=policy.holdout_share,
+            holdout_key=str(profile.id),
+            context_features=list(policy.context_features or []),
+            signals=[*extra_signals, *signals],
+            now=now.isoformat(),
+        ),
+        versions,
+        {a["key"]: a["id"] for a in actions},
+    )
 
 
 def decision_make(
@@ -449,7 +550,7 @@ def decision_make(
                 return existing
         _person_lock(profile.id)
         now = timezone.now()
-        snapshot, versions = snapshot_load(
+        snapshot, versions, action_ids = snapshot_load(
             workspace=workspace,
             profile=profile,
             policy=policy,
@@ -483,7 +584,7 @@ def decision_make(
             trigger=trigger,
             trigger_ref=trigger_ref,
             status=status,
-            chosen_action=Action.objects.filter(workspace=workspace, key=chosen.key).first() if chosen else None,
+            chosen_action_id=action_ids.get(chosen.key) if chosen else None,
             chosen_key=chosen.key if chosen else "",
             channel=chosen.channel if chosen else "",
             explored=outcome.explored,
@@ -516,25 +617,31 @@ def decision_make(
     return decision
 
 
+def decision_broadcast_payload(decision: Decision) -> dict[str, Any]:
+    return {
+        "id": str(decision.id),
+        "profile": str(decision.profile_id),
+        "action": decision.chosen_key,
+        "status": decision.status,
+        "explanation": decision.explanation,
+        "latency_ms": decision.latency_ms,
+        "channel": decision.channel,
+        "guardrails": len(decision.guardrails),
+    }
+
+
 def _announce(decision: Decision) -> None:
-    broadcast_after_commit(
-        group=workspace_group(decision.workspace_id),
-        message_type="decision.made",
-        payload={
-            "id": str(decision.id),
-            "profile": str(decision.profile_id),
-            "action": decision.chosen_key,
-            "status": decision.status,
-            "explanation": decision.explanation,
-            "latency_ms": decision.latency_ms,
-            "channel": decision.channel,
-            "guardrails": len(decision.guardrails),
-        },
-    )
+    """After commit, "decision made" goes to the worker, which pushes it to the dashboards'
+    websocket group (and later to delivery): the request does not pay for a channel-layer send,
+    which from synchronous code costs an event loop and a Redis connection each time."""
     domain_events.publish(
         DECISION_MADE,
         workspace_id=decision.workspace_id,
-        payload={"decision_id": str(decision.id), "status": decision.status},
+        payload={
+            "decision_id": str(decision.id),
+            "status": decision.status,
+            "broadcast": decision_broadcast_payload(decision),
+        },
     )
 
 

@@ -75,3 +75,12 @@ def _revenue(properties: Any) -> float | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
     return None
+
+
+def on_decision_made(event: DomainEvent) -> None:
+    """Push a new decision to the dashboards' live stream (websocket group of the workspace)."""
+    from core.broadcast import broadcast_now, workspace_group
+
+    payload = event.payload.get("broadcast")
+    if payload:
+        broadcast_now(group=workspace_group(event.workspace_id), message_type="decision.made", payload=dict(payload))

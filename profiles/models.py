@@ -68,6 +68,16 @@ class Profile(WorkspaceScopedModel):
     def is_merged(self) -> bool:
         return self.merged_into_id is not None
 
+    @property
+    def display_name(self) -> str:
+        """How people are named on pages and in explanations: name, first + last, email, or a short id."""
+        traits = self.traits or {}
+        full = " ".join(str(traits[k]) for k in ("first_name", "last_name") if traits.get(k))
+        for candidate in (traits.get("name"), full, traits.get("email")):
+            if candidate:
+                return str(candidate)
+        return f"person {str(self.pk)[:8]}"
+
 
 class Identifier(WorkspaceScopedModel):
     kind = models.CharField(max_length=20, choices=IdentifierKind.choices)

@@ -163,3 +163,20 @@ def items_recommended(*, profile: Profile, limit: int = 10, include_engaged: boo
         items = items.exclude(id__in=engaged)
     found = items.annotate(distance=CosineDistance("embedding", own.vector)).order_by("distance")[:limit]
     return [(item, round(1.0 - float(item.distance), 4)) for item in found]
+
+
+def profile_search(*, actor: Actor, workspace: Workspace, query: str = "") -> QuerySet[Profile]:
+    """Live people, newest first; ``query`` matches any identifier exactly (email, user id,
+    anonymous id, phone, ...) or a name/email trait partially."""
+    workspace_require(actor=actor, workspace=workspace)
+    people = Profile.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if query:
+        by_identifier = Identifier.objects.filter(workspace=workspace, value=query).values("profile_id")
+        people = people.filter(
+            Q(id__in=by_identifier)
+            | Q(traits__email__icontains=query)
+            | Q(traits__name__icontains=query)
+            | Q(traits__first_name__icontains=query)
+            | Q(traits__last_name__icontains=query)
+        )
+    return people.order_by("-created_at")

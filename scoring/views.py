@@ -24,6 +24,7 @@ from scoring.selectors import (
     model_version_list,
     models_active,
     scores_count,
+    scores_for_profile,
     scores_sample,
     training_run_list,
 )
@@ -142,3 +143,14 @@ def model_version_drift_view(request: HttpRequest, version_id: str) -> HttpRespo
     report = drift_report_compute(version=version)
     messages.success(request, f"Drift measured on {report.sample_size} people.")
     return redirect("scoring:version", version_id=version.pk)
+
+
+@login_required
+def profile_scores_fragment(request: HttpRequest, profile_id: str) -> HttpResponse:
+    """The customer page's scores panel (loaded over htmx; a full page without JavaScript)."""
+    scores = scores_for_profile(actor=request.user, workspace=request_workspace(request), profile_id=profile_id)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "scoring/_scores.html", {"scores": scores})
+    return render(
+        request, "fragment_page.html", {"title": "Scores", "fragment": "scoring/_scores.html", "scores": scores}
+    )
