@@ -20,3 +20,9 @@ class DecisionsConfig(AppConfig):
             domain_events.EVENT_INGESTED, on_events_ingested, uid="decisions.events_ingested"
         )
         domain_events.subscribe_in_worker(DECISION_MADE, on_decision_made, uid="decisions.broadcast")
+
+        from decisions.training_labels import decision_outcomes_for_training
+        from scoring.labels import response_outcomes_register
+
+        # Closed decisions teach scoring's per-action response models who responds to what.
+        response_outcomes_register(decision_outcomes_for_training, uid="decisions.log")

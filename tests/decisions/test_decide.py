@@ -234,3 +234,24 @@ def test_invalid_conditions_are_refused_on_save(api_client, personas) -> None:
     assert api_client.patch("/api/v1/actions/bad/", {"cost": "3.00"}, format="json").status_code == 403
     api_client.force_authenticate(personas.outsider)
     assert api_client.get("/api/v1/actions/bad/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_closed_decisions_become_labelled_rows_for_response_models(shop) -> None:
+    from scoring.labels import response_outcomes
+
+    policy_save(
+        workspace=shop,
+        actor=None,
+        values={"key": "main", "name": "Main", "status": "live", "holdout_share": 0.0, "explore": False},
+    )
+    ana = person(shop, "ana")
+    shown = decision_make(workspace=shop, profile=ana)
+    assert shown.status == DecisionStatus.ACTED
+    assert response_outcomes(shop) == {}  # the window is still open: nothing to learn from yet
+    from decisions.services import outcome_record
+
+    outcome_record(decision=shown, kind="converted", value=None)
+    decision_learn(decision_id=shown.id)  # the conversion closes the window
+    rows = response_outcomes(shop)
+    assert rows == {shown.chosen_key: {(str(ana.id), shown.created_at.timestamp()): 1}}
