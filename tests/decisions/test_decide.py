@@ -130,6 +130,9 @@ def test_high_risk_actions_wait_for_approval(api_client, shop) -> None:
     from decisions.models import Action
 
     Action.objects.filter(workspace=shop).update(risk_tier="high")
+    policy_save(
+        workspace=shop, actor=None, values={"key": "main", "name": "Main", "status": "live", "holdout_share": 0.0}
+    )
     body = _decide(api_client, shop, {"person": {"userId": "ana"}}).json()
     assert body["status"] == "pending_approval" and body["needs_approval"] is True
     assert "waiting for approval" in body["explanation"]

@@ -85,6 +85,7 @@ def test_response_models_train_per_action_from_logged_decisions(stored_world, lo
     assert all("response propensity for offer_email" in item["text"] for item in row.explanation)
 
 
+@pytest.mark.django_db  # every registered provider is asked, and the decision log's reads the database
 def test_too_few_decisions_are_reported_not_trained(settings) -> None:
     from scoring.services import _train_kind
     from scoring.training import NotEnoughData
