@@ -6,11 +6,18 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from accounts.models import Workspace
 from accounts.roles import Role
 from tests.factories import make_member, make_secret_key, make_workspace
+
+# In CI, property tests explore the same examples every run (a failure reproduces), and the
+# per-example deadline is off: the machine is shared and a slow example is not a wrong one.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 ARTIFACTS_DIR = Path(
     os.environ.get("TEST_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "var" / "test-artifacts")
