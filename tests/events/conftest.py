@@ -109,3 +109,18 @@ def _close_server_connections() -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(autouse=True)
+def _empty_event_store(request: pytest.FixtureRequest) -> None:
+    """These tests count events across the whole table; other suites may have committed
+    session-wide data first (tests/scoring's stored world). For tests inside a rolled-back
+    transaction the store is emptied for the test and comes back afterwards."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or marker.kwargs.get("transaction"):
+        return
+    request.getfixturevalue("db")
+    from events.models import Event, ReceivedMessage
+
+    Event.objects.all().delete()
+    ReceivedMessage.objects.all().delete()
