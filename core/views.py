@@ -13,11 +13,6 @@ from core.health import health_report
 # The areas of the console. Each gets its real page when its app lands; until then the page
 # says plainly what will appear there and how data gets in.
 AREAS: dict[str, dict[str, str]] = {
-    "decisions": {
-        "title": "Decisions",
-        "empty": "No decisions yet.",
-        "hint": "Every next-best-action decision, with its one-sentence explanation, streams here live.",
-    },
     "approvals": {
         "title": "Approvals",
         "empty": "Nothing waits for approval.",

@@ -216,3 +216,16 @@ def guardrails_get(*, actor: Actor, workspace: Workspace) -> GuardrailConfig:
 
     workspace_require(actor=actor, workspace=workspace)
     return guardrail_config(workspace)
+
+
+def action_lifts(*, actor: Actor, workspace: Workspace) -> list[Lift]:
+    """Per action that was chosen at least once: shown vs held-out conversion, with the interval."""
+    workspace_require(actor=actor, workspace=workspace)
+    keys = (
+        Decision.objects.filter(workspace=workspace)
+        .exclude(chosen_key="")
+        .order_by()
+        .values_list("chosen_key", flat=True)
+        .distinct()
+    )
+    return sorted((action_lift(workspace=workspace, action=key) for key in keys), key=lambda lift: -lift.treated)

@@ -21,4 +21,5 @@ urlpatterns = [
     path("policies/<slug:key>/evaluation/", views.policy_evaluation_page, name="policy_evaluation"),
     path("policies/<slug:key>/evaluation/results/", views.policy_evaluation_results, name="policy_evaluation_results"),
     path("guardrails/", views.guardrails_page, name="guardrails"),
+    path("decisions/", views.decision_log_page, name="log"),
 ]

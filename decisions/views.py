@@ -29,13 +29,16 @@ from decisions.forms import (
     suppression_initial,
     suppression_rules,
 )
+from decisions.models import Channel, DecisionStatus
 from decisions.selectors import (
     ACTION_SORTS,
     action_get,
+    action_lifts,
     action_list,
     action_list_sorted,
     action_version_list,
     can_manage_catalog,
+    decision_list,
     guardrails_get,
     policy_get,
     policy_list,
@@ -279,3 +282,23 @@ def guardrails_page(request: HttpRequest) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "rules": rules, "config": config, "can_manage": can_manage}
     return render(request, "decisions/guardrails.html", context, status=status)
+
+
+DECISION_PAGE_SIZE = 50
+
+
+@login_required
+def decision_log_page(request: HttpRequest) -> HttpResponse:
+    """The decision log with filters, and each action's measured lift against its holdout."""
+    workspace = request_workspace(request)
+    filters = {name: request.GET.get(name, "")[:60] for name in ("action", "channel", "status")}
+    decisions = decision_list(actor=request.user, workspace=workspace, **filters).select_related("profile")
+    page = Paginator(decisions, DECISION_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "filters": filters,
+        "lifts": action_lifts(actor=request.user, workspace=workspace),
+        "statuses": DecisionStatus.choices,
+        "channels": Channel.choices,
+    }
+    return render(request, "decisions/decision_log.html", context)
