@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -28,7 +28,6 @@ from decisions.guardrails import CONTACT_CHANNELS, PROMOTIONAL_KINDS
 from decisions.models import (
     ACTED_STATUSES,
     Action,
-    ActionVersion,
     BanditArm,
     Decision,
     DecisionStatus,
@@ -37,7 +36,6 @@ from decisions.models import (
     OutcomeKind,
     Policy,
     PolicyStatus,
-    PolicyVersion,
     SuppressionWindow,
     Trigger,
 )
@@ -107,39 +105,79 @@ def _validate_action(values: Mapping[str, Any]) -> None:
         raise CatalogError(errors)
 
 
+CatalogModel = TypeVar("CatalogModel", Action, Policy)
+
+
+def _versioned_save(
+    *,
+    model: type[CatalogModel],
+    instance: CatalogModel | None,
+    workspace: Workspace,
+    actor: Actor,
+    values: Mapping[str, Any],
+    fields: Sequence[str],
+    reason: str,
+    before_save: Callable[[CatalogModel], None] | None = None,
+) -> CatalogModel:
+    """Create or change a catalog object: a new version in its history and an audit entry, in
+    the caller's transaction. The row is locked while its version number moves on."""
+    noun = model.__name__.lower()
+    before = _snapshot_of(instance, fields) if instance else None
+    if instance is None:
+        instance = model(workspace=workspace)
+    else:
+        instance = model.objects.select_for_update().get(pk=instance.pk)
+        instance.version += 1
+    for name in fields:
+        if name in values:
+            setattr(instance, name, values[name])
+    if before_save is not None:
+        before_save(instance)
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError:
+        raise CatalogError({"key": f"another {noun} already uses this key"}) from None
+    after = _snapshot_of(instance, fields)
+    instance.versions.create(version=instance.version, snapshot=after, changed_by=actor_label(actor))
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action=f"{noun}.created" if before is None else f"{noun}.changed",
+        target_type=model.__name__,
+        target_id=instance.key,
+        before=before,
+        after=after,
+        reason=reason,
+    )
+    return instance
+
+
 @transaction.atomic
 def action_save(
     *, workspace: Workspace, actor: Actor, values: Mapping[str, Any], action: Action | None = None, reason: str = ""
 ) -> Action:
     """Create or change an action; every change is a new version in the history and the audit trail."""
     _validate_action(values)
-    before = _snapshot_of(action, CATALOG_FIELDS) if action else None
-    if action is None:
-        action = Action(workspace=workspace)
-    else:
-        action = Action.objects.select_for_update().get(pk=action.pk)
-        action.version += 1
-    for name in CATALOG_FIELDS:
-        if name in values:
-            setattr(action, name, values[name])
-    try:
-        with transaction.atomic():
-            action.save()
-    except IntegrityError:
-        raise CatalogError({"key": "another action already uses this key"}) from None
-    after = _snapshot_of(action, CATALOG_FIELDS)
-    ActionVersion.objects.create(action=action, version=action.version, snapshot=after, changed_by=actor_label(actor))
-    audit_record(
+    return _versioned_save(
+        model=Action,
+        instance=action,
         workspace=workspace,
         actor=actor,
-        action="action.created" if before is None else "action.changed",
-        target_type="Action",
-        target_id=action.key,
-        before=before,
-        after=after,
+        values=values,
+        fields=CATALOG_FIELDS,
         reason=reason,
     )
-    return action
+
+
+def _retire_other_live_policies(policy: Policy) -> None:
+    # One live policy per workspace: going live retires the previous live one.
+    if policy.status != PolicyStatus.LIVE:
+        return
+    others = Policy.objects.select_for_update().filter(workspace_id=policy.workspace_id, status=PolicyStatus.LIVE)
+    for other in others.exclude(pk=policy.pk):
+        other.status = PolicyStatus.RETIRED
+        other.save(update_fields=["status", "updated_at"])
 
 
 @transaction.atomic
@@ -154,42 +192,16 @@ def policy_save(
             compile_condition(str(name))
         except ConditionError as exc:
             raise CatalogError({"context_features": f"{name}: {exc}"}) from None
-    before = _snapshot_of(policy, POLICY_FIELDS) if policy else None
-    if policy is None:
-        policy = Policy(workspace=workspace)
-    else:
-        policy = Policy.objects.select_for_update().get(pk=policy.pk)
-        policy.version += 1
-    for name in POLICY_FIELDS:
-        if name in values:
-            setattr(policy, name, values[name])
-    if policy.status == PolicyStatus.LIVE:
-        # One live policy per workspace: going live retires the previous live one.
-        for other in (
-            Policy.objects.select_for_update()
-            .filter(workspace=workspace, status=PolicyStatus.LIVE)
-            .exclude(pk=policy.pk)
-        ):
-            other.status = PolicyStatus.RETIRED
-            other.save(update_fields=["status", "updated_at"])
-    try:
-        with transaction.atomic():
-            policy.save()
-    except IntegrityError:
-        raise CatalogError({"key": "another policy already uses this key"}) from None
-    after = _snapshot_of(policy, POLICY_FIELDS)
-    PolicyVersion.objects.create(policy=policy, version=policy.version, snapshot=after, changed_by=actor_label(actor))
-    audit_record(
+    return _versioned_save(
+        model=Policy,
+        instance=policy,
         workspace=workspace,
         actor=actor,
-        action="policy.created" if before is None else "policy.changed",
-        target_type="Policy",
-        target_id=policy.key,
-        before=before,
-        after=after,
+        values=values,
+        fields=POLICY_FIELDS,
         reason=reason,
+        before_save=_retire_other_live_policies,
     )
-    return policy
 
 
 def _non_negative_int(value: Any) -> bool:
