@@ -77,13 +77,46 @@ class Action(WorkspaceScopedModel):
         return self.name
 
 
-class ActionVersion(models.Model):
+class CatalogVersion(models.Model):
+    """One saved state of a catalog object (action or policy), for its history and diffs."""
+
     id = models.BigAutoField(primary_key=True)
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
     snapshot = models.JSONField()
     changed_by = models.CharField(max_length=160)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+# The fields people edit (forms, API, versions, audit diffs).
+ACTION_EDITABLE_FIELDS = [
+    "key",
+    "name",
+    "channel",
+    "kind",
+    "content_ref",
+    "subject",
+    "content",
+    "value_model",
+    "value_amount",
+    "value_share",
+    "value_expression",
+    "cost",
+    "currency",
+    "discount_percent",
+    "eligibility",
+    "risk_tier",
+    "autonomy",
+    "active_from",
+    "active_until",
+    "enabled",
+]
+
+
+class ActionVersion(CatalogVersion):
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="versions")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["action", "version"], name="action_version_unique")]
@@ -121,13 +154,21 @@ class Policy(WorkspaceScopedModel):
         return f"{self.name} v{self.version}"
 
 
-class PolicyVersion(models.Model):
-    id = models.BigAutoField(primary_key=True)
+POLICY_EDITABLE_FIELDS = [
+    "key",
+    "name",
+    "status",
+    "action_keys",
+    "weights",
+    "explore",
+    "holdout_share",
+    "subscribed_events",
+    "context_features",
+]
+
+
+class PolicyVersion(CatalogVersion):
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    snapshot = models.JSONField()
-    changed_by = models.CharField(max_length=160)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique")]

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from decisions.models import Action, Decision, OutcomeKind, Policy
+from decisions.models import ACTION_EDITABLE_FIELDS, POLICY_EDITABLE_FIELDS, Action, Decision, OutcomeKind, Policy
 
 
 class PersonSerializer(serializers.Serializer[dict[str, Any]]):
@@ -53,31 +53,7 @@ class OutcomeInputSerializer(serializers.Serializer[dict[str, Any]]):
 class ActionSerializer(serializers.ModelSerializer[Action]):
     class Meta:
         model = Action
-        fields = [
-            "key",
-            "name",
-            "channel",
-            "kind",
-            "content_ref",
-            "subject",
-            "content",
-            "value_model",
-            "value_amount",
-            "value_share",
-            "value_expression",
-            "cost",
-            "currency",
-            "discount_percent",
-            "eligibility",
-            "risk_tier",
-            "autonomy",
-            "active_from",
-            "active_until",
-            "enabled",
-            "version",
-            "created_at",
-            "updated_at",
-        ]
+        fields = [*ACTION_EDITABLE_FIELDS, "version", "created_at", "updated_at"]
         read_only_fields = ["version", "created_at", "updated_at"]
 
 
@@ -121,20 +97,7 @@ class PolicySerializer(serializers.ModelSerializer[Policy]):
 
     class Meta:
         model = Policy
-        fields = [
-            "key",
-            "name",
-            "status",
-            "version",
-            "action_keys",
-            "weights",
-            "explore",
-            "holdout_share",
-            "subscribed_events",
-            "context_features",
-            "created_at",
-            "updated_at",
-        ]
+        fields = [*POLICY_EDITABLE_FIELDS, "version", "created_at", "updated_at"]
         read_only_fields = ["version", "created_at", "updated_at"]
 
 

@@ -27,6 +27,8 @@ from decisions.engine import ActionSpec, Snapshot, decide
 from decisions.guardrails import CONTACT_CHANNELS, PROMOTIONAL_KINDS
 from decisions.models import (
     ACTED_STATUSES,
+    ACTION_EDITABLE_FIELDS,
+    POLICY_EDITABLE_FIELDS,
     Action,
     BanditArm,
     Decision,
@@ -43,39 +45,6 @@ from profiles.models import Profile
 from profiles.selectors import profile_features
 
 DECISION_MADE = "decision.made"
-CATALOG_FIELDS = [
-    "key",
-    "name",
-    "channel",
-    "kind",
-    "content_ref",
-    "subject",
-    "content",
-    "value_model",
-    "value_amount",
-    "value_share",
-    "value_expression",
-    "cost",
-    "currency",
-    "discount_percent",
-    "eligibility",
-    "risk_tier",
-    "autonomy",
-    "active_from",
-    "active_until",
-    "enabled",
-]
-POLICY_FIELDS = [
-    "key",
-    "name",
-    "status",
-    "action_keys",
-    "weights",
-    "explore",
-    "holdout_share",
-    "subscribed_events",
-    "context_features",
-]
 
 
 class CatalogError(ValueError):
@@ -165,7 +134,7 @@ def action_save(
         workspace=workspace,
         actor=actor,
         values=values,
-        fields=CATALOG_FIELDS,
+        fields=ACTION_EDITABLE_FIELDS,
         reason=reason,
     )
 
@@ -198,7 +167,7 @@ def policy_save(
         workspace=workspace,
         actor=actor,
         values=values,
-        fields=POLICY_FIELDS,
+        fields=POLICY_EDITABLE_FIELDS,
         reason=reason,
         before_save=_retire_other_live_policies,
     )
