@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from accounts.defaults import workspace_defaults_install
 from accounts.models import SecretKey, Workspace
 from accounts.selectors import write_key_active
 from accounts.services import secret_key_create, user_create, workspace_create
@@ -75,6 +76,8 @@ def demo_seed() -> DemoCredentials:
         workspace = workspace_create(name="Demo Store", owner=user)
         workspace.slug = DEMO_WORKSPACE_SLUG
         workspace.save(update_fields=["slug"])
+
+    workspace_defaults_install(workspace=workspace, actor=user)
 
     write_key = write_key_active(workspace=workspace)
     assert write_key is not None  # workspace_create always makes one

@@ -65,6 +65,10 @@ INSTALLED_APPS = [
     "events",
     "scoring",
     "decisions",
+    "journeys",
+    "delivery",
+    "support",
+    "insights",
     "cep",
 ]
 

@@ -8,5 +8,4 @@ app_name = "core"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    *[path(f"{slug}/", views.area, {"slug": slug}, name=slug) for slug in views.AREAS],
 ]

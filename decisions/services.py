@@ -45,6 +45,11 @@ from profiles.models import Profile
 from profiles.selectors import profile_features
 
 DECISION_MADE = "decision.made"
+"""payload: {"decision_id", "status", "broadcast": {...}}. Channel work (delivery, tickets) acts on
+it only when status is "acted"; held-out, shadow, pending and do-nothing decisions are never sent."""
+DECISION_APPROVED = "decision.approved"
+"""payload: {"decision_id", "approved_by"}: a decision that waited for approval may now be acted
+on (its status is "approved"; rendered content may have been edited by the approver)."""
 
 
 class CatalogError(ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from core.views import area
 from decisions import views
 
 app_name = "decisions"
@@ -22,4 +23,6 @@ urlpatterns = [
     path("policies/<slug:key>/evaluation/results/", views.policy_evaluation_results, name="policy_evaluation_results"),
     path("guardrails/", views.guardrails_page, name="guardrails"),
     path("decisions/", views.decision_log_page, name="log"),
+    # Placeholder until the approvals queue lands (decisions/approval_views.py).
+    path("approvals/", area, {"slug": "approvals"}, name="approvals"),
 ]

@@ -1,0 +1,7 @@
+"""REST endpoints of the delivery app, mounted under /api/v1/ in cep/urls.py."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

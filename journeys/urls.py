@@ -1,0 +1,9 @@
+"""Pages of the journeys app. Mounted at the site root in cep/urls.py."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "journeys"
+
+urlpatterns: list[URLPattern | URLResolver] = []
