@@ -14,12 +14,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from cep.routing import websocket_urlpatterns  # noqa: E402
-from events.asgi import TrackingASGIApp  # noqa: E402
+from core.lean_asgi import LeanASGIApp  # noqa: E402
+from decisions.asgi import decide_routes  # noqa: E402
+from events.asgi import tracking_routes  # noqa: E402
+
+websocket_app = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 application = ProtocolTypeRouter(
     {
-        # /v1/* tracking calls take a lean path (events/asgi.py); everything else is Django.
-        "http": TrackingASGIApp(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The hot machine-to-machine endpoints (tracking, decide, outcome) take a lean path
+        # (core/lean_asgi.py); everything else is Django.
+        "http": LeanASGIApp(django_asgi_app, routes=[*tracking_routes(), *decide_routes()]),
+        "websocket": websocket_app,
     }
 )

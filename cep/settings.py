@@ -246,8 +246,9 @@ TRACKING_RATE_LIMIT_WINDOW_SECONDS = int(os.environ.get("TRACKING_RATE_LIMIT_WIN
 # Events older than this (by event time) are deleted daily by events.event_retention_task; 0 keeps them forever.
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "400"))
 EVENT_RETENTION_CHUNK = 5000
-# events.asgi.TrackingASGIApp: threads (and so database connections) per web process for /v1/*.
-TRACKING_ASGI_THREADS = int(os.environ.get("TRACKING_ASGI_THREADS", "4"))
+# core.lean_asgi.LeanASGIApp: threads (and so database connections) per web process for the hot
+# machine-to-machine endpoints (/v1/ tracking, decide, outcome).
+LEAN_ASGI_THREADS = int(os.environ.get("LEAN_ASGI_THREADS", "4"))
 # Golden record: a higher-ranked source wins over a lower one whatever the timestamps.
 PROFILE_TRAIT_SOURCE_PRECEDENCE = {"api": 30, "identify": 20, "context": 10}
 # Real-time features (docs/features.md).

@@ -55,7 +55,9 @@ def decision_answer(decision: Decision) -> dict[str, Any]:
     if decision.chosen_key and not decision.holdout:
         action = {
             "key": decision.chosen_key,
-            "name": decision.chosen_action.name if decision.chosen_action else "",
+            # Stored with the decision since it was made; older rows read the catalog.
+            "name": decision.rendered.get("name")
+            or (decision.chosen_action.name if decision.chosen_action_id and decision.chosen_action else ""),
             **decision.rendered,
         }
     return {

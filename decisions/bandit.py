@@ -143,7 +143,6 @@ def choose(
     values = np.array([arm.value for arm in arms])
     costs = np.array([arm.cost for arm in arms])
     expected_array = np.asarray(_sigmoid(means / np.sqrt(1.0 + np.pi * variances / 8.0)))  # as expected_probability
-    expected = [float(p) for p in expected_array]
     expected_priority = np.append(expected_array * values - costs, 0.0)
     greedy = keys[int(np.argmax(expected_priority))]
     rng = np.random.default_rng(seed)
@@ -159,18 +158,23 @@ def choose(
         decision_row = expected_priority
         chosen_index = int(np.argmax(decision_row))
         propensity = 1.0
-    sampled_p = [
-        float((decision_row[j] + arm.cost) / arm.value) if arm.value else expected[j] for j, arm in enumerate(arms)
-    ]
+    # Vectorised, then one conversion to Python floats: these scores are stored with the decision.
+    arm_values = values
+    safe_values = np.where(arm_values != 0, arm_values, 1.0)
+    sampled_p = np.where(arm_values != 0, (decision_row[: len(arms)] + costs) / safe_values, expected_array)
+    expected_r = np.round(expected_array, 6).tolist()
+    sampled_r = np.round(sampled_p, 6).tolist()
+    expected_priority_r = np.round(expected_priority[: len(arms)], 6).tolist()
+    sampled_priority_r = np.round(decision_row[: len(arms)], 6).tolist()
     scores = [
         ArmScore(
             key=arm.key,
-            expected_probability=round(expected[j], 6),
-            sampled_probability=round(sampled_p[j], 6),
+            expected_probability=expected_r[j],
+            sampled_probability=sampled_r[j],
             value=arm.value,
             cost=arm.cost,
-            expected_priority=round(float(expected_priority[j]), 6),
-            sampled_priority=round(float(decision_row[j]), 6),
+            expected_priority=expected_priority_r[j],
+            sampled_priority=sampled_priority_r[j],
         )
         for j, arm in enumerate(arms)
     ]

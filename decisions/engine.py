@@ -7,9 +7,10 @@ Loading the snapshot from the database is ``decisions.services``' job.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -119,16 +120,27 @@ def lookup(data: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _template(text: str) -> tuple[tuple[str, str | None, str], ...]:
+    """``text`` split once into (literal, placeholder path or None, fallback) parts."""
+    parts: list[tuple[str, str | None, str]] = []
+    last = 0
+    for match in PLACEHOLDER.finditer(text):
+        parts.append((text[last : match.start()], match.group(1), match.group(2) or ""))
+        last = match.end()
+    parts.append((text[last:], None, ""))
+    return tuple(parts)
+
+
 def render(text: str, data: Mapping[str, Any]) -> str:
     """Fill ``{traits.first_name|there}`` placeholders; the part after | is the fallback."""
-
-    def fill(match: re.Match[str]) -> str:
-        value = lookup(data, match.group(1))
-        if value is None or value == "":
-            return match.group(2) or ""
-        return str(value)
-
-    return PLACEHOLDER.sub(fill, text or "")
+    out: list[str] = []
+    for literal, path, fallback in _template(text or ""):
+        out.append(literal)
+        if path is not None:
+            value = lookup(data, path)
+            out.append(fallback if value is None or value == "" else str(value))
+    return "".join(out)
 
 
 def action_value(action: ActionSpec, data: Mapping[str, Any]) -> float:
@@ -286,8 +298,8 @@ def decide(snapshot: Snapshot, *, seed: int, now: datetime) -> Outcome:
         rendered=rendered,
         explanation=sentence,
         reasons={
-            "signals": [asdict(s) for s in signals],
-            "removed": [asdict(r) for r in removals],
+            "signals": [dict(vars(s)) for s in signals],  # flat dataclasses: no deep copy needed
+            "removed": [dict(vars(r)) for r in removals],
             "runner_up": runner_up.key if runner_up else None,
             "do_nothing_priority": 0.0,
         },

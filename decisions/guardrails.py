@@ -183,11 +183,26 @@ def apply_guardrails(
     """Split candidates into the ones that may be used and the removals with their reasons."""
     kept: list[CandidateAction] = []
     removed: list[Removal] = []
+    # Consent and contact policy depend only on the channel, suppressions on (kind, channel): with
+    # dozens of candidates over a handful of channels, work them out once each.
+    by_channel: dict[str, list[tuple[str, str]]] = {}
+    by_kind_channel: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for action in candidates:
+        channel_found = by_channel.get(action.channel)
+        if channel_found is None:
+            channel_found = by_channel[action.channel] = [
+                *(("consent", r) for r in check_consent(action, person)),
+                *(("contact_policy", r) for r in check_contact_policy(action, person, policy, now)),
+            ]
+        pair = (action.kind, action.channel)
+        suppression_found = by_kind_channel.get(pair)
+        if suppression_found is None:
+            suppression_found = by_kind_channel[pair] = [
+                ("suppression", r) for r in check_suppressions(action, person, now)
+            ]
         found = [
-            *(("consent", r) for r in check_consent(action, person)),
-            *(("contact_policy", r) for r in check_contact_policy(action, person, policy, now)),
-            *(("suppression", r) for r in check_suppressions(action, person, now)),
+            *channel_found,
+            *suppression_found,
             *(("brand_safety", r) for r in check_brand_safety(action, brand)),
         ]
         if found:

@@ -7,7 +7,6 @@ import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -41,8 +40,9 @@ from decisions.models import (
     SuppressionWindow,
     Trigger,
 )
+from decisions.snapshots import catalog_cached, catalog_current, person_state_load
+from profiles.features import feature_config, features_compute
 from profiles.models import Profile
-from profiles.selectors import profile_features
 
 DECISION_MADE = "decision.made"
 """payload: {"decision_id", "status", "broadcast": {...}}. Channel work (delivery, tickets) acts on
@@ -350,49 +350,9 @@ def _person_lock(profile_id: Any) -> None:
 
 
 def live_policy(workspace: Workspace) -> Policy:
-    policy = Policy.objects.filter(workspace=workspace, status=PolicyStatus.LIVE).first()
-    if policy is None:
-        policy = Policy(workspace=workspace, key="default", name="Default", status=PolicyStatus.LIVE, version=0)
-    return policy
-
-
-SPEC_FIELDS = (
-    "id",
-    "key",
-    "name",
-    "channel",
-    "kind",
-    "subject",
-    "content",
-    "value_model",
-    "value_amount",
-    "value_share",
-    "value_expression",
-    "cost",
-    "discount_percent",
-    "eligibility",
-    "risk_tier",
-    "autonomy",
-    "active_from",
-    "active_until",
-)
-
-
-def _active_actions(
-    workspace: Workspace, policy: Policy, now: datetime, only: Sequence[str] | None
-) -> list[dict[str, Any]]:
-    """Plain rows, not model instances: this runs on every decision."""
-    actions = Action.objects.filter(workspace=workspace, enabled=True)
-    if policy.action_keys:
-        actions = actions.filter(key__in=policy.action_keys)
-    if only:
-        actions = actions.filter(key__in=list(only))
-    return [
-        a
-        for a in actions.values(*SPEC_FIELDS)
-        if (a["active_from"] is None or a["active_from"] <= now)
-        and (a["active_until"] is None or now < a["active_until"])
-    ]
+    """The workspace's live policy (an unsaved default when none is live). From the process's
+    catalog cache: decision_make checks it against the database's stamp before deciding."""
+    return catalog_cached(workspace).live_policy
 
 
 def _spec(row: Mapping[str, Any], weight: float) -> ActionSpec:
@@ -416,15 +376,12 @@ def _spec(row: Mapping[str, Any], weight: float) -> ActionSpec:
     )
 
 
-def _scores(profile: Profile) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, str]]:
-    from scoring.models import ProfileScore
-
+def _scores(
+    rows: Sequence[tuple[str, float, Any, str]],
+) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, str]]:
     values: dict[str, float] = {}
     signals: list[dict[str, Any]] = []
     versions: dict[str, str] = {}
-    rows = ProfileScore.objects.filter(workspace_id=profile.workspace_id, profile=profile, action="").values_list(
-        "kind", "value", "explanation", "model_version_id"
-    )
     for kind, value, explanation, version in rows:
         values[kind] = float(value)
         versions[kind] = str(version)
@@ -446,40 +403,33 @@ def snapshot_load(
     *,
     workspace: Workspace,
     profile: Profile,
-    policy: Policy,
+    policy: Policy | None,
     context: Mapping[str, Any],
     now: datetime,
     only: Sequence[str] | None = None,
     extra_signals: Sequence[Mapping[str, Any]] = (),
-) -> tuple[Snapshot, dict[str, str], dict[str, Any]]:
-    """Everything the decision will read, the model versions behind the scores, and action ids by key."""
-    features = profile_features(profile=profile, now=now)
-    scores, signals, versions = _scores(profile)
-    actions = _active_actions(workspace, policy, now, only)
-    arms = dict(
-        BanditArm.objects.filter(
-            workspace=workspace, policy_key=policy.key, action_key__in=[a["key"] for a in actions]
-        ).values_list("action_key", "state")
-    )
-    week = now - timedelta(days=7)
-    contacts = [
-        (channel, at.isoformat())
-        for channel, at in Decision.objects.filter(
-            workspace=workspace,
-            profile=profile,
-            status__in=ACTED_STATUSES,
-            channel__in=CONTACT_CHANNELS,
-            created_at__gte=week,
-        ).values_list("channel", "created_at")
-    ]
-    suppressions = [
-        {"reason": s.reason, "until": s.until.isoformat(), "kinds": s.kinds, "channels": s.channels}
-        for s in SuppressionWindow.objects.filter(workspace=workspace, profile=profile, until__gt=now)
-    ]
+) -> tuple[Snapshot, dict[str, str], dict[str, Any], Policy]:
+    """Everything the decision will read, the model versions behind the scores, action ids by key,
+    and the policy it runs under (``policy``, or the live one when None). Two statements when the
+    cached catalog is current (decisions/snapshots.py); take the person's lock first."""
+    catalog = catalog_cached(workspace)
+    policy_key = policy.key if policy is not None else catalog.live_policy.key
+    state = person_state_load(workspace=workspace, profile_id=profile.id, policy_key=policy_key, now=now)
+    if state.stamp != catalog.stamp:
+        catalog = catalog_current(workspace, state.stamp)
+        if policy is None and catalog.live_policy.key != policy_key:  # the live policy itself changed
+            state = person_state_load(
+                workspace=workspace, profile_id=profile.id, policy_key=catalog.live_policy.key, now=now
+            )
+    policy = policy if policy is not None else catalog.live_policy
+    features = features_compute(state.features_state, now=now.timestamp(), config=feature_config())
+    scores, signals, versions = _scores(state.scores)
+    actions = catalog.active_actions(policy, now, only)
+    keys = {a["key"] for a in actions}
     consent = {ch: bool((v or {}).get("granted")) for ch, v in (profile.consent or {}).items() if isinstance(v, dict)}
-    config = guardrail_config(workspace)
     traits = profile.traits or {}
     tz = str(traits.get("timezone") or context.get("timezone") or workspace.timezone or "UTC")
+    weights = policy.weights or {}
     return (
         Snapshot(
             person=_person_name(profile),
@@ -490,14 +440,14 @@ def snapshot_load(
                 "context": dict(context),
                 "profile": {"id": str(profile.id)},
             },
-            actions=[_spec(a, float((policy.weights or {}).get(a["key"], 1.0))) for a in actions],
-            arms=arms,
+            actions=[_spec(a, float(weights.get(a["key"], 1.0))) for a in actions],
+            arms={key: arm for key, arm in state.arms.items() if key in keys},
             consent=consent,
             timezone=tz,
-            contacts=contacts,
-            suppressions=suppressions,
-            contact_policy=config.contact_policy,
-            brand_safety=config.brand_safety,
+            contacts=state.contacts,
+            suppressions=state.suppressions,
+            contact_policy=catalog.contact_policy,
+            brand_safety=catalog.brand_safety,
             policy_key=policy.key,
             policy_version=policy.version,
             explore=policy.explore,
@@ -509,6 +459,7 @@ def snapshot_load(
         ),
         versions,
         {a["key"]: a["id"] for a in actions},
+        policy,
     )
 
 
@@ -526,17 +477,10 @@ def decision_make(
 ) -> Decision:
     """Decide for one person now. Event-triggered decisions are idempotent per (event, policy version)."""
     started = time.perf_counter()
-    policy = policy or live_policy(workspace)
     with transaction.atomic():
-        if trigger_ref:
-            existing = Decision.objects.filter(
-                workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
-            ).first()
-            if existing is not None:
-                return existing
         _person_lock(profile.id)
         now = timezone.now()
-        snapshot, versions, action_ids = snapshot_load(
+        snapshot, versions, action_ids, policy = snapshot_load(
             workspace=workspace,
             profile=profile,
             policy=policy,
@@ -545,6 +489,12 @@ def decision_make(
             only=only,
             extra_signals=signals,
         )
+        if trigger_ref:
+            existing = Decision.objects.filter(
+                workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
+            ).first()
+            if existing is not None:
+                return existing
         seed = secrets.randbits(62)
         outcome = decide(snapshot, seed=seed, now=now)
         shadow = policy.status == PolicyStatus.SHADOW
@@ -582,9 +532,9 @@ def decision_make(
             context=dict(context or {}),
             inputs={"snapshot": snapshot.to_json(), "x": outcome.context_vector},
             candidates=outcome.candidates,
-            guardrails=[asdict(r) for r in outcome.removals],
+            guardrails=[dict(vars(r)) for r in outcome.removals],
             model_versions=versions,
-            rendered=outcome.rendered,
+            rendered={**outcome.rendered, "name": chosen.name} if chosen else {},
             reasons=outcome.reasons,
             explanation=outcome.explanation,
             created_at=now,
@@ -592,13 +542,16 @@ def decision_make(
         )
         if dry_run:
             return decision
-        try:
-            with transaction.atomic():
-                decision.save(force_insert=True)
-        except IntegrityError:  # the same event decided concurrently under this policy version
-            return Decision.objects.get(
-                workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
-            )
+        if not trigger_ref:
+            decision.save(force_insert=True)  # no uniqueness to race for: spare the savepoint
+        else:
+            try:
+                with transaction.atomic():
+                    decision.save(force_insert=True)
+            except IntegrityError:  # the same event decided concurrently under this policy version
+                return Decision.objects.get(
+                    workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
+                )
         _announce(decision)
     return decision
 

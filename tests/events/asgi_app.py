@@ -1,14 +1,10 @@
-"""The project's ASGI app with the lean tracking entry mounted in front of Django, the way
-cep/asgi.py is meant to mount it (see events/asgi.py)."""
+"""The project's ASGI app without the lean path: every request through Django's middleware and
+the DRF views, to check both paths answer alike (tests/events/conftest.py ``live_server_url``)."""
 
 from __future__ import annotations
 
 from channels.routing import ProtocolTypeRouter
 
-from cep.asgi import application as project_application
-from cep.asgi import django_asgi_app
-from events.asgi import TrackingASGIApp
+from cep.asgi import django_asgi_app, websocket_app
 
-application = ProtocolTypeRouter(
-    {"http": TrackingASGIApp(django_asgi_app), "websocket": project_application.application_mapping["websocket"]}
-)
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_app})

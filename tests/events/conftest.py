@@ -68,15 +68,15 @@ def _free_port() -> int:
 
 
 ASGI_APPS = {
-    "django": "cep.asgi:application",  # the DRF views behind Django's middleware
-    "lean": "tests.events.asgi_app:application",  # events.asgi.TrackingASGIApp in front
+    "django": "tests.events.asgi_app:application",  # the DRF views behind Django's middleware
+    "lean": "cep.asgi:application",  # as deployed: the lean path (core/lean_asgi.py) in front
 }
 
 
 @pytest.fixture(params=sorted(ASGI_APPS))
 def live_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The real ASGI app under uvicorn in a thread, bound to 127.0.0.1 only, once through
-    Django's views and once through the lean tracking entry. Use with
+    Django's views and once through the lean path, as deployed. Use with
     ``django_db(transaction=True)`` so the server's own connections see the test's data."""
     import uvicorn
 
