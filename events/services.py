@@ -23,7 +23,7 @@ import os
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -37,7 +37,8 @@ from core import domain_events
 from events.models import Event, EventType, ReceivedMessage
 from events.validation import Message
 from profiles.features import FeatureEvent
-from profiles.identity import SOURCE_CONTEXT, SOURCE_IDENTIFY, Observation
+from profiles.identity import SOURCE_CONTEXT, SOURCE_IDENTIFY, Observation, observation_keys
+from profiles.selectors import identifiers_suppressed
 from profiles.services import profiles_observe
 from profiles.sql import bulk_execute, bulk_fetchall
 
@@ -64,6 +65,7 @@ class StoredEvent:
 class IngestResult:
     stored: list[StoredEvent]
     duplicates: int
+    suppressed: int = 0  # events for erased people (subject erasure), dropped unstored
 
     @property
     def accepted(self) -> int:
@@ -234,6 +236,18 @@ def _retryable(exc: OperationalError) -> bool:
     return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
+def _without_erased(workspace: Workspace, messages: Sequence[Message]) -> Sequence[Message]:
+    """Drop messages carrying an identifier of an erased person: erasure must not be undone by
+    the next page view of a storefront that still has their cookie (one indexed query)."""
+    keys = [observation_keys(observation_of(index, message)) for index, message in enumerate(messages)]
+    suppressed = identifiers_suppressed(workspace.id, {key for message_keys in keys for key in message_keys})
+    if not suppressed:
+        return messages
+    return [
+        message for message, message_keys in zip(messages, keys, strict=True) if suppressed.isdisjoint(message_keys)
+    ]
+
+
 def event_batch_ingest(
     *, workspace: Workspace, messages: Sequence[Message], received_at: datetime | None = None
 ) -> IngestResult:
@@ -241,10 +255,14 @@ def event_batch_ingest(
     if not messages:
         return IngestResult(stored=[], duplicates=0)
     received_at = received_at or timezone.now()
+    kept = _without_erased(workspace, messages)
+    suppressed = len(messages) - len(kept)
+    if not kept:
+        return IngestResult(stored=[], duplicates=0, suppressed=suppressed)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return _ingest(workspace, messages, received_at)
+                return replace(_ingest(workspace, kept, received_at), suppressed=suppressed)
         except OperationalError as exc:
             if attempt == MAX_ATTEMPTS or not _retryable(exc):
                 raise
