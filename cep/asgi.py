@@ -9,16 +9,15 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cep.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs the app registry loaded
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs the app registry loaded
 
 from cep.routing import websocket_urlpatterns  # noqa: E402
 from core.lean_asgi import LeanASGIApp  # noqa: E402
 from decisions.asgi import decide_routes  # noqa: E402
 from events.asgi import tracking_routes  # noqa: E402
 
-websocket_app = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+# Origin checks and session authentication are per route group (cep/routing.py).
+websocket_app = URLRouter(websocket_urlpatterns)
 
 application = ProtocolTypeRouter(
     {

@@ -22,6 +22,7 @@ app.conf.task_routes = {
     "decisions.*": {"queue": "decisions"},
     "journeys.*": {"queue": "decisions"},
     "delivery.*": {"queue": "delivery"},
+    "support.*": {"queue": "default"},
 }
 # The schedule is built as a plain dict and assigned once below: reading app.conf at import
 # time (e.g. item assignment into app.conf.beat_schedule) would load Django settings as soon
@@ -51,6 +52,31 @@ beat_schedule["profiles-catalog-embeddings"] = {
 beat_schedule["decisions-attribution-close"] = {
     "task": "decisions.attribution_close_task",
     "schedule": crontab(minute="*/10"),
+}
+# Approvals (decisions/): expire proposals nobody decided in time (intent fades), and re-rate each
+# action's earned autonomy from its track record.
+beat_schedule["decisions-approvals-expire"] = {
+    "task": "decisions.approvals_expire_task",
+    "schedule": crontab(minute="*"),
+}
+beat_schedule["decisions-trust-evaluate"] = {
+    "task": "decisions.trust_evaluate_task",
+    "schedule": crontab(minute="*/15"),
+}
+# Signals (journeys/): absences ("no login for 14 days") have no event to wake them.
+beat_schedule["journeys-signals-absence"] = {
+    "task": "journeys.signals_absence_task",
+    "schedule": crontab(minute=23),
+}
+# Delivery (delivery/): re-queue attempts whose task was lost (a worker died mid-send).
+beat_schedule["delivery-sweep"] = {
+    "task": "delivery.deliveries_sweep_task",
+    "schedule": crontab(minute="*/5"),
+}
+# Support (support/): re-rank open tickets as their SLAs approach.
+beat_schedule["support-sla-refresh"] = {
+    "task": "support.tickets_sla_refresh_task",
+    "schedule": crontab(minute="*"),
 }
 app.conf.beat_schedule = beat_schedule
 app.autodiscover_tasks()

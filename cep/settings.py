@@ -233,6 +233,18 @@ LOGGING = {
 }
 
 # Product settings
+# Email delivery (delivery/): Django's SMTP backend. `make run` points it at a file outbox under
+# var/mail unless EMAIL_HOST is set (see docs/delivery.md).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Proactive CEP <no-reply@localhost>")
+DELIVERY_EMAIL_BACKEND = os.environ.get("DELIVERY_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+
 DEMO_CREDENTIALS_FILE = VAR_DIR / "demo-credentials.json"
 HEALTH_CELERY_TIMEOUT = float(os.environ.get("HEALTH_CELERY_TIMEOUT", "1.0"))
 

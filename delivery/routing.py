@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from delivery.consumers import InAppConsumer
+
+websocket_urlpatterns: list[URLPattern] = [path("ws/inapp/", InAppConsumer.as_asgi())]
