@@ -316,4 +316,18 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ModelStatusEnum": "scoring.models.ModelStatus.choices",
     "TrainingRunStatusEnum": "scoring.models.RunStatus.choices",
     "TrainingRunTriggerEnum": "scoring.models.RunTrigger.choices",
+    # Names for the choice sets that share a field name ("channel", "kind", "status") across apps.
+    "ActionChannelEnum": "decisions.models.Channel.choices",
+    "ActionKindEnum": "decisions.models.ActionKind.choices",
+    "DecisionStatusEnum": "decisions.models.DecisionStatus.choices",
+    "OutcomeKindEnum": "decisions.models.OutcomeKind.choices",
+    "PolicyStatusEnum": "decisions.models.PolicyStatus.choices",
+    "DeliveryChannelEnum": "delivery.models.DeliveryChannel.choices",
+    "DeliveryStatusEnum": "delivery.models.DeliveryStatus.choices",
+    "ConsentChannelEnum": "profiles.models.ConsentChannel.choices",
+    "IdentifierKindEnum": "profiles.models.IdentifierKind.choices",
+    "SignalKindEnum": "journeys.models.SignalKind.choices",
+    "PlaybookRunStatusEnum": "journeys.models.RunStatus.choices",
+    "TicketStatusEnum": "support.models.TicketStatus.choices",
+    "LeadStatusEnum": "support.models.LeadStatus.choices",
 }
