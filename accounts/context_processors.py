@@ -5,14 +5,15 @@ from typing import Any
 from django.http import HttpRequest
 from guardian.shortcuts import get_perms
 
+from accounts.principals import ApiKeyPrincipal
 from accounts.roles import APPROVE_ACTIONS, MANAGE_API_KEYS, MANAGE_CATALOG, MANAGE_MEMBERS, VIEW_AUDIT, WORK_TICKETS
 from accounts.selectors import membership_for, workspaces_for_user
 
 
 def workspace(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return {}
+    if user is None or not user.is_authenticated or isinstance(user, ApiKeyPrincipal):
+        return {}  # pages rendered for an API key (the API docs) have no member navigation
     current = getattr(request, "workspace", None)
     current = current if current else None  # unwrap the lazy None
     held = set(get_perms(user, current)) if current else set()  # one query for every flag below

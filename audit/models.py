@@ -28,6 +28,9 @@ class AuditEntry(models.Model):
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Subject erasure blanks personal values in old entries. The link (prev_hash, hash) is kept,
+    # and the erasure's own entry lists the redacted seqs, so the chain still verifies.
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-seq"]
@@ -36,3 +39,16 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_label}"
+
+
+class AuditChainHead(models.Model):
+    """The last link of each chain, moved on with every append. Without it, deleting the newest
+    entries of a chain would leave a shorter chain that still verifies."""
+
+    chain = models.CharField(max_length=64, primary_key=True)
+    seq = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.chain} @ {self.seq}"

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Workspace
 from accounts.principals import Actor, ApiKeyPrincipal, actor_label
-from audit.models import AuditEntry
+from audit.models import AuditChainHead, AuditEntry
 
 GENESIS = "0" * 64
 GLOBAL_CHAIN = "global"
@@ -79,4 +82,65 @@ def audit_record(
     )
     entry.hash = entry_digest(entry)
     entry.save(force_insert=True)
+    AuditChainHead.objects.update_or_create(chain=chain, defaults={"seq": entry.seq, "hash": entry.hash})
     return entry
+
+
+REDACTED = "[redacted]"
+
+
+def _scrub(value: Any, secrets: Sequence[str]) -> tuple[Any, bool]:
+    """Replace every occurrence of the secrets (case-insensitively) in strings nested in value."""
+    if isinstance(value, str):
+        text = value
+        for secret in secrets:
+            text = re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
+        return text, text != value
+    if isinstance(value, list):
+        items = [_scrub(item, secrets) for item in value]
+        return [item for item, _ in items], any(changed for _, changed in items)
+    if isinstance(value, dict):
+        result: dict[Any, Any] = {}
+        changed = False
+        for key, item in value.items():
+            new_key, key_hit = _scrub(key, secrets)
+            new_item, item_hit = _scrub(item, secrets)
+            result[new_key] = new_item
+            changed = changed or key_hit or item_hit
+        return result, changed
+    return value, False
+
+
+def audit_redact(*, workspace: Workspace, values: Sequence[str]) -> list[int]:
+    """Blank personal values in this workspace's entries (subject erasure) and return the seqs
+    changed. The entries keep their links; the caller records the seqs in a new entry (which
+    ``audit_verify`` reads to accept these entries' changed content). Runs in the caller's
+    transaction; values shorter than 3 characters are not looked for (they would hit everything)."""
+    secrets = sorted({v for v in values if v and len(v) >= 3}, key=len, reverse=True)
+    if not secrets:
+        return []
+    chain = str(workspace.id)
+    _lock_chain(chain)
+    pattern = Q()
+    for secret in secrets:
+        pattern |= (
+            Q(actor_label__icontains=secret)
+            | Q(target_id__icontains=secret)
+            | Q(reason__icontains=secret)
+            | Q(before__icontains=secret)
+            | Q(after__icontains=secret)
+        )
+    changed: list[int] = []
+    now = timezone.now()
+    for entry in AuditEntry.objects.select_for_update().filter(Q(chain=chain) & pattern).order_by("seq"):
+        touched = False
+        for name in ("actor_label", "target_id", "reason", "before", "after"):
+            value, hit = _scrub(getattr(entry, name), secrets)
+            if hit:
+                setattr(entry, name, value)
+                touched = True
+        if touched:
+            entry.redacted_at = now
+            entry.save(update_fields=["actor_label", "target_id", "reason", "before", "after", "redacted_at"])
+            changed.append(entry.seq)
+    return changed

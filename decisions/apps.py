@@ -26,3 +26,20 @@ class DecisionsConfig(AppConfig):
 
         # Closed decisions teach scoring's per-action response models who responds to what.
         response_outcomes_register(decision_outcomes_for_training, uid="decisions.log")
+
+        from decisions.approvals import on_decision_pending
+
+        # Proposals that wait for a human appear live on every open approvals queue.
+        domain_events.subscribe_in_worker(DECISION_MADE, on_decision_pending, uid="decisions.approval_requested")
+
+        from decisions.privacy import decisions_erase_for_subject, decisions_export_for_subject
+        from profiles.subject_rights import subject_data_register
+
+        subject_data_register(
+            uid="decisions.log", export=decisions_export_for_subject, erase=decisions_erase_for_subject
+        )
+
+        from accounts.defaults import workspace_defaults_register
+        from decisions.defaults import catalog_defaults_install
+
+        workspace_defaults_register(catalog_defaults_install, uid="decisions.catalog")

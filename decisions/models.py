@@ -340,3 +340,57 @@ class SuppressionWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} until {self.until:%Y-%m-%d %H:%M}"
+
+
+# --- approvals and trust ------------------------------------------------------------------------------------------
+
+
+class ApprovalResult(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    EDITED = "edited", "Edited and approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+
+
+class ApprovalReview(models.Model):
+    """What happened to a decision that waited for approval: who decided, when, why, and what
+    they changed. One per decision; the trust model counts these as the action's track record."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    decision = models.OneToOneField(Decision, on_delete=models.CASCADE, related_name="review")
+    action_key = models.CharField(max_length=60)
+    kind = models.CharField(max_length=20, choices=ActionKind.choices, blank=True)
+    result = models.CharField(max_length=10, choices=ApprovalResult.choices)
+    decided_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    decided_by_label = models.CharField(max_length=160)
+    reason = models.TextField(blank=True)
+    # Edit-and-approve: the rendered content (and discount) before and after the approver's edit.
+    original = models.JSONField(null=True, blank=True)
+    edited = models.JSONField(null=True, blank=True)
+    batch = models.UUIDField(null=True, blank=True, help_text="Set when approved together with similar items")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "action_key", "decided_at"], name="review_action_window")]
+        ordering = ["-decided_at"]
+
+    def __str__(self) -> str:
+        return f"{self.result} {self.decision_id}"
+
+
+class ApprovalCategory(models.Model):
+    """An action category (kind) in one workspace: the object django-guardian's per-category
+    approver permission ("decisions.approve_category") is granted on."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=ActionKind.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "kind"], name="approval_category_unique")]
+        permissions = [("approve_category", "Approve or reject decisions of this action category")]
+        verbose_name_plural = "approval categories"
+
+    def __str__(self) -> str:
+        return self.kind

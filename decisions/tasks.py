@@ -27,3 +27,19 @@ def attribution_close_task(limit: int = 5000) -> int:
     for decision_id in ids:
         decision_learn(decision_id=decision_id)
     return len(ids)
+
+
+@shared_task(name="decisions.approvals_expire_task")
+def approvals_expire_task(limit: int = 1000) -> int:
+    """Beat: proposals nobody decided within DECISIONS_APPROVAL_TTL_HOURS become "expired"."""
+    from decisions.approvals import approvals_expire
+
+    return approvals_expire(limit=limit)
+
+
+@shared_task(name="decisions.trust_evaluate_task")
+def trust_evaluate_task() -> int:
+    """Beat: re-assess earned autonomy (complaints arrive after the reviews that promoted an action)."""
+    from decisions.trust import trust_evaluate_all
+
+    return trust_evaluate_all()

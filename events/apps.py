@@ -26,3 +26,8 @@ class EventsConfig(AppConfig):
 
         # Product events feed the item catalog and embeddings, in the worker (not on the request).
         domain_events.subscribe_in_worker(domain_events.EVENT_INGESTED, on_ingested, uid="events.engagements")
+
+        from events.privacy import events_erase_for_subject, events_export_for_subject
+        from profiles.subject_rights import subject_data_register
+
+        subject_data_register(uid="events.store", export=events_export_for_subject, erase=events_erase_for_subject)

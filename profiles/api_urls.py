@@ -20,3 +20,10 @@ urlpatterns = [
     path("items/", apis.ItemListImportApi.as_view(), name="api-items"),
     path("items/<str:external_id>/similar/", apis.ItemSimilarApi.as_view(), name="api-item-similar"),
 ]
+
+from profiles import privacy_apis  # noqa: E402 - subject rights, kept apart from the profile API
+
+urlpatterns += [
+    path("profiles/<str:profile_id>/export/", privacy_apis.SubjectExportApi.as_view(), name="api-profile-export"),
+    path("profiles/<str:profile_id>/erase/", privacy_apis.SubjectEraseApi.as_view(), name="api-profile-erase"),
+]

@@ -31,3 +31,11 @@ class ProfilesConfig(AppConfig):
                 )
 
         domain_events.subscribe_in_worker(domain_events.PROFILE_MERGED, on_merged, uid="profiles.embedding_merge")
+
+        from profiles.privacy import profiles_erase_for_subject, profiles_export_for_subject
+        from profiles.subject_rights import subject_data_register
+
+        # The golden record, identifiers, features, engagements and taste vector of the person.
+        subject_data_register(
+            uid="profiles.golden_record", export=profiles_export_for_subject, erase=profiles_erase_for_subject
+        )

@@ -189,3 +189,22 @@ class ProfileEmbedding(models.Model):
 
     def __str__(self) -> str:
         return f"taste of {self.profile_id}"
+
+
+class SuppressedIdentifier(models.Model):
+    """Identifiers of erased people (subject erasure), kept only as a keyed hash so that later
+    events for them can be dropped without keeping the value itself."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=IdentifierKind.choices)
+    digest = models.CharField(max_length=64, help_text="HMAC-SHA256 of the normalised value")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "kind", "digest"], name="suppressed_identifier_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.digest[:12]}…"

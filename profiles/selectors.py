@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 from pgvector.django import CosineDistance
@@ -180,3 +182,85 @@ def profile_search(*, actor: Actor, workspace: Workspace, query: str = "") -> Qu
             | Q(traits__last_name__icontains=query)
         )
     return people.order_by("-created_at")
+
+
+def identifiers_suppressed(workspace_id: UUID | str, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (kind, normalised value) keys that belong to erased people (subject erasure), so
+    ingestion drops events carrying them. One indexed query however many keys are asked."""
+    from profiles.models import SuppressedIdentifier
+    from profiles.privacy import identifier_digest
+
+    by_digest: dict[tuple[str, str], tuple[str, str]] = {}
+    for kind, value in keys:
+        by_digest[(kind, identifier_digest(workspace_id=workspace_id, kind=kind, value=value))] = (kind, value)
+    if not by_digest:
+        return set()
+    found = SuppressedIdentifier.objects.filter(
+        workspace_id=workspace_id, digest__in=[digest for _, digest in by_digest]
+    ).values_list("kind", "digest")
+    return {by_digest[(kind, digest)] for kind, digest in found if (kind, digest) in by_digest}
+
+
+def profile_get_for_subject_rights(*, actor: Actor, workspace: Workspace, profile_id: UUID | str) -> Profile:
+    """Export and erasure are for owners and admins (who manage members) and secret keys."""
+    from accounts.roles import MANAGE_MEMBERS
+
+    profile = profile_get(actor=actor, workspace=workspace, profile_id=profile_id)
+    workspace_require(actor=actor, workspace=workspace, codename=MANAGE_MEMBERS)
+    return profile
+
+
+# --- console: customer 360 ----------------------------------------------------------------------------------------
+
+TRAIT_KEY_MAX = 64
+
+
+SEARCH_TRAITS = ("email", "name", "first_name", "last_name")
+
+
+# The lower-cased text a partial search looks in. Written with || and coalesce (immutable, unlike
+# concat_ws) so that an index on exactly this expression (a pg_trgm GIN index) can serve it.
+SEARCH_TEXT_SQL = "lower(" + " || ' ' || ".join(f"coalesce(traits->>'{name}', '')" for name in SEARCH_TRAITS) + ")"
+
+
+def _search_text() -> Any:
+    return RawSQL(SEARCH_TEXT_SQL, [], output_field=TextField())  # noqa: S611 - a constant, no input
+
+
+def customer_search(*, actor: Actor, workspace: Workspace, query: str = "") -> QuerySet[Profile]:
+    """The customer list's search, newest first.
+
+    - ``name=value`` (or ``name:value``) matches a trait exactly (``plan=gold``, ``age=41``);
+    - otherwise an identifier matching exactly (email and phone also in their stored form, so
+      ``Ana@Example.COM`` finds ana@example.com) answers alone, from the identifier index;
+    - and only when no identifier matches, part of an email or a name is searched.
+    """
+    workspace_require(actor=actor, workspace=workspace)
+    people = Profile.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if not query:
+        return people.order_by("-created_at")
+    for separator in ("=", ":"):
+        name, sep, value = query.partition(separator)
+        name, value = name.strip(), value.strip()
+        if sep and name and value and len(name) <= TRAIT_KEY_MAX and " " not in name and "@" not in name:
+            candidates: list[Any] = [value]
+            if value.lstrip("-").replace(".", "", 1).isdigit():
+                candidates.append(float(value) if "." in value else int(value))
+            if value.lower() in {"true", "false"}:
+                candidates.append(value.lower() == "true")
+            match = Q()
+            for candidate in candidates:
+                match |= Q(traits__contains={name: candidate})
+            return people.filter(match).order_by("-created_at")
+    values = {query} | {normalise(kind, query) for kind in (IdentifierKind.EMAIL, IdentifierKind.PHONE)} - {None}
+    owners = list(
+        Identifier.objects.filter(workspace=workspace, value__in=values).values_list("profile_id", flat=True)[:100]
+    )
+    if owners:
+        return people.filter(id__in=owners).order_by("-created_at")
+    return people.alias(search_text=_search_text()).filter(search_text__contains=query.lower()).order_by("-created_at")
+
+
+def profile_merge_history(*, profile: Profile) -> QuerySet[Profile]:
+    """The profiles that were merged into this one (their identifiers and history now live here)."""
+    return Profile.objects.filter(workspace_id=profile.workspace_id, merged_into=profile).order_by("-merged_at")

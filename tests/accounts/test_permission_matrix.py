@@ -254,6 +254,20 @@ MATRIX: list[Route] = [
     Route("ws", "CONNECT", "/ws/inapp/?writeKey={write_key}&userId={ana}", ALL),
     Route("ws", "CONNECT", "/ws/inapp/?writeKey=wk_unknown&userId={ana}", [L, L, L, L, L, L, L, L, L]),
     Route("ws", "CONNECT", "/ws/inapp/?writeKey={write_key}&userId=nobody-known", [N, N, N, N, N, N, N, N, N]),
+    # --- journeys API and in-app identity verification (H1b) --------------------------------------------------------
+    Route("api", "GET", "/api/v1/signals/", API_READ),
+    Route("api", "POST", "/api/v1/signals/", CATALOG_API, {"key": ""}),
+    Route("api", "GET", "/api/v1/signals/{signal}/", API_OBJ),
+    Route("api", "PATCH", "/api/v1/signals/{signal}/", CATALOG_OBJ_API, {"name": "Renamed"}),
+    Route("api", "GET", "/api/v1/playbooks/", API_READ),
+    Route("api", "POST", "/api/v1/playbooks/", CATALOG_API, {"key": ""}),
+    Route("api", "GET", "/api/v1/playbooks/{playbook}/", API_OBJ),
+    Route("api", "PATCH", "/api/v1/playbooks/{playbook}/", CATALOG_OBJ_API, {"name": "Renamed"}),
+    Route("api", "GET", "/api/v1/playbook-runs/", API_READ),
+    Route("api", "GET", "/api/v1/playbook-runs/{playbook_run}/", API_OBJ),
+    Route("page", "GET", "/delivery/in-app/", ADMIN_PAGE),
+    Route("page", "POST", "/delivery/in-app/rotate/", ADMIN_PAGE),
+    Route("ws", "CONNECT", "/ws/inapp/?writeKey={write_key}&anonymousId=nobody-known", [N, N, N, N, N, N, N, N, N]),
 ]
 # fmt: on
 
