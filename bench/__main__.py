@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SCENARIOS = ["ingest", "scoring", "decide"]
+SCENARIOS = ["ingest", "scoring", "decide", "pages"]
 
 
 def main(argv: list[str]) -> None:

@@ -229,3 +229,93 @@ def action_lifts(*, actor: Actor, workspace: Workspace) -> list[Lift]:
         .distinct()
     )
     return sorted((action_lift(workspace=workspace, action=key) for key in keys), key=lambda lift: -lift.treated)
+
+
+# --- console: live stream, dashboard, customer 360 ------------------------------------------------------------------
+
+LIVE_ROWS_MAX = 50
+
+
+def decision_rows(*, actor: Actor, workspace: Workspace, ids: list[str]) -> list[Decision]:
+    """The decisions of the live stream's pushes, newest first (unknown or foreign ids are left out)."""
+    workspace_require(actor=actor, workspace=workspace)
+    valid = []
+    for value in ids[:LIVE_ROWS_MAX]:
+        try:
+            valid.append(UUID(value))
+        except ValueError:
+            continue
+    if not valid:
+        return []
+    return list(
+        Decision.objects.filter(workspace=workspace, id__in=valid)
+        .select_related("profile")
+        .defer("inputs", "candidates", "rendered", "reasons", "profile__trait_meta", "profile__groups")
+        .order_by("-created_at")
+    )
+
+
+def decision_counts_since(*, actor: Actor, workspace: Workspace, since: datetime) -> dict[str, int]:
+    """How many decisions since ``since`` by what happened, and how many of them converted."""
+    workspace_require(actor=actor, workspace=workspace)
+    counts = Decision.objects.filter(workspace=workspace, created_at__gte=since).aggregate(
+        total=Count("id"),
+        acted=Count("id", filter=Q(status__in=ACTED_STATUSES)),
+        nothing=Count("id", filter=Q(status=DecisionStatus.NOTHING)),
+        held_out=Count("id", filter=Q(status=DecisionStatus.HELD_OUT)),
+        waiting=Count("id", filter=Q(status=DecisionStatus.PENDING_APPROVAL)),
+    )
+    from decisions.models import Outcome
+
+    counts["converted"] = Outcome.objects.filter(
+        workspace=workspace, kind=OutcomeKind.CONVERTED, occurred_at__gte=since
+    ).count()
+    return {name: int(value or 0) for name, value in counts.items()}
+
+
+def decision_history_for(*, actor: Actor, workspace: Workspace, profile: Profile, limit: int = 20) -> list[Decision]:
+    """A person's latest decisions with their outcomes (the customer page's timeline)."""
+    workspace_require(actor=actor, workspace=workspace)
+    return list(
+        Decision.objects.filter(workspace=workspace, profile=profile)
+        .defer("inputs", "candidates", "rendered", "reasons")
+        .prefetch_related("outcomes")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def _lift_of(action: str, n1: int, c1: int, n0: int, c0: int) -> Lift:
+    """The same difference of proportions with its 95% interval as ``action_lift``."""
+    p1 = c1 / n1 if n1 else 0.0
+    p0 = c0 / n0 if n0 else 0.0
+    diff = p1 - p0
+    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0) if n1 and n0 else math.inf
+    low = round(diff - 1.96 * se, 4) if se != math.inf else -1.0
+    high = round(diff + 1.96 * se, 4) if se != math.inf else 1.0
+    return Lift(action, n1, c1, n0, c0, round(p1, 4), round(p0, 4), round(diff, 4), low, high)
+
+
+def action_lifts_grouped(*, actor: Actor, workspace: Workspace) -> list[Lift]:
+    """``action_lifts`` in one pass over the decision log (grouped by action, conversions as an
+    uncorrelated ``IN``) instead of one aggregate with an outcome join per action."""
+    from django.db.models import Subquery
+
+    from decisions.models import Outcome
+
+    workspace_require(actor=actor, workspace=workspace)
+    converted = Outcome.objects.filter(workspace=workspace, kind=OutcomeKind.CONVERTED).values("decision_id")
+    acted, held = Q(status__in=ACTED_STATUSES), Q(status=DecisionStatus.HELD_OUT)
+    rows = (
+        Decision.objects.filter(workspace=workspace)
+        .exclude(chosen_key="")
+        .order_by()
+        .values("chosen_key")
+        .annotate(
+            treated=Count("id", filter=acted),
+            control=Count("id", filter=held),
+            treated_conv=Count("id", filter=acted & Q(id__in=Subquery(converted))),
+            control_conv=Count("id", filter=held & Q(id__in=Subquery(converted))),
+        )
+    )
+    lifts = [_lift_of(r["chosen_key"], r["treated"], r["treated_conv"], r["control"], r["control_conv"]) for r in rows]
+    return sorted(lifts, key=lambda lift: (-lift.treated, lift.action))

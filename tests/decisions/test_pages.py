@@ -342,3 +342,36 @@ def test_guardrails_are_read_only_for_a_viewer(personas) -> None:
     assert 'id="save-guardrails"' not in page and "Read only" in page
     assert viewer.post("/guardrails/", GUARDRAILS).status_code == 403
     assert not GuardrailConfig.objects.filter(workspace=personas.workspace).exists()
+
+
+def test_a_draft_policy_is_shadow_run_then_made_live_from_the_list(personas) -> None:
+    # given a live policy and a draft
+    policy_save(workspace=personas.workspace, actor=None, values={"key": "main", "name": "Main", "status": "live"})
+    policy_save(workspace=personas.workspace, actor=None, values={"key": "next", "name": "Next", "status": "draft"})
+    marketer = _login(personas.member(Role.MARKETER))
+    listing = marketer.get("/policies/").content.decode()
+    assert 'action="/policies/next/status/"' in listing and 'value="shadow"' in listing
+    # when the marketer shadow-runs the draft
+    shadowed = marketer.post("/policies/next/status/", {"status": "shadow"}, follow=True)
+    # then it is a shadow in a new version beside the untouched live policy, and the list says so
+    policies = {p.key: p for p in Policy.objects.filter(workspace=personas.workspace)}
+    assert (policies["next"].status, policies["next"].version, policies["main"].status) == ("shadow", 2, "live")
+    assert "run as a shadow" in shadowed.content.decode()
+    # when it is made live, the old live policy retires
+    marketer.post("/policies/next/status/", {"status": "live"})
+    policies = {p.key: p for p in Policy.objects.filter(workspace=personas.workspace)}
+    assert (policies["next"].status, policies["main"].status) == ("live", "retired")
+    # and nonsense changes nothing
+    marketer.post("/policies/next/status/", {"status": "draft"})
+    assert Policy.objects.get(workspace=personas.workspace, key="next").version == 3
+
+
+def test_policy_status_change_per_persona(personas) -> None:
+    policy_save(workspace=personas.workspace, actor=None, values={"key": "next", "name": "Next", "status": "draft"})
+    viewer = _login(personas.member(Role.VIEWER))
+    outsider = _login(personas.outsider)
+    assert 'action="/policies/next/status/"' not in viewer.get("/policies/").content.decode()
+    assert viewer.post("/policies/next/status/", {"status": "shadow"}).status_code == 403
+    assert outsider.post("/policies/next/status/", {"status": "shadow"}).status_code == 404
+    assert viewer.get("/policies/next/status/").status_code == 405
+    assert Policy.objects.get(workspace=personas.workspace, key="next").status == "draft"

@@ -67,3 +67,61 @@ def test_customer_pages_respect_the_workspace(client, personas, tracker, ana) ->
     assert "Ana Lima" not in client.get("/customers/").content.decode()
     client.logout()
     assert client.get("/customers/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_search_by_trait_and_by_an_email_typed_in_any_case(client, workspace, tracker, ana) -> None:
+    # given Ana (email ana@example.com) on the gold plan and Bo on silver
+    _identify(tracker, "ana", plan="gold", age=41)
+    _identify(tracker, "bo", name="Bo Berg", plan="silver")
+    client.force_login(workspace.memberships.get(role=Role.OWNER).user)
+    # when searching by a trait, exactly, with = or :
+    gold = client.get("/customers/?q=plan%3Dgold").content.decode()
+    silver = client.get("/customers/?q=plan:silver").content.decode()
+    by_number = client.get("/customers/?q=age%3D41").content.decode()
+    # then only the people with that value are listed
+    assert "Ana Lima" in gold and "Bo Berg" not in gold
+    assert "Bo Berg" in silver and "Ana Lima" not in silver
+    assert "Ana Lima" in by_number
+    # and an email identifier is found however it is typed
+    assert "Ana Lima" in client.get("/customers/?q=ANA%40Example.COM").content.decode()
+
+
+@pytest.mark.django_db
+def test_customer_360_shows_merges_privacy_decisions_and_what_we_would_do_now(client, workspace, tracker, ana) -> None:
+    from decisions.models import Decision
+    from decisions.services import decision_make, guardrails_save
+    from tests.decisions.conftest import make_action
+
+    # given Ana browsed anonymously before, and that profile was merged into hers when she logged in
+    anon = {"anonymousId": "anon-7", "event": "Product Viewed", "messageId": str(uuid.uuid4()), "properties": {}}
+    assert tracker.post("/v1/track", anon).status_code == 200
+    merge = {"userId": "ana", "anonymousId": "anon-7", "messageId": str(uuid.uuid4()), "traits": {}}
+    assert tracker.post("/v1/identify", merge).status_code == 200
+    # and an action the engine may choose, and one real decision
+    guardrails_save(workspace=workspace, actor=None, contact_policy={"quiet_start": None, "quiet_end": None})
+    make_action(workspace, "weekly_promo", subject="Deals", content="Hi {traits.first_name|there}")
+    made = decision_make(workspace=workspace, profile=ana)
+    stored = Decision.objects.filter(workspace=workspace).count()
+    client.force_login(workspace.memberships.get(role=Role.OWNER).user)
+    # when the 360 page and its fragments load
+    page = client.get(f"/customers/{ana.id}/").content.decode()
+    decisions = client.get(f"/customers/{ana.id}/decisions/", HTTP_HX_REQUEST="true").content.decode()
+    now = client.get(f"/customers/{ana.id}/next/", HTTP_HX_REQUEST="true").content.decode()
+    # then the merge history, the anonymous id, and the privacy page are there
+    assert 'id="merge-history"' in page and "anon-7" in page
+    assert f'href="/customers/{ana.id}/privacy/"' in page
+    assert f'hx-get="/customers/{ana.id}/next/"' in page and f'hx-get="/customers/{ana.id}/decisions/"' in page
+    # the timeline's decisions side shows the stored decision with its reason
+    assert f'data-decision="{made.id}"' in decisions and made.explanation in decisions
+    # and "what would we do now" explains a dry run without storing one
+    assert 'id="next-result" data-status="dry_run"' in now and "nothing was stored or sent" in now
+    assert "<html" not in now and Decision.objects.filter(workspace=workspace).count() == stored
+    assert "<html" in client.get(f"/customers/{ana.id}/next/").content.decode()
+
+
+@pytest.mark.django_db
+def test_customer_360_fragments_respect_the_workspace(client, personas, ana) -> None:
+    client.force_login(personas.outsider)
+    assert client.get(f"/customers/{ana.id}/decisions/").status_code == 404
+    assert client.get(f"/customers/{ana.id}/next/").status_code == 404
