@@ -36,8 +36,13 @@ browser:
 	  else echo "Chromium is needed for browser tests: install the 'chromium' package." >&2; exit 1; fi; \
 	fi
 
+# The storefront simulator drives the demo workspace by default: `SIMULATE=0 make run` turns it off,
+# SIMULATE_RATE sets its visits per second (docs/simulator.md).
+SIMULATE ?= 1
+SIMULATE_RATE ?= 2
 run: install
-	DEBUG=$${DEBUG:-1} $(BIN)/python -m cep.embedded run -- $(BIN)/python manage.py run_platform --host $(HOST) --port $(PORT)
+	DEBUG=$${DEBUG:-1} $(BIN)/python -m cep.embedded run -- $(BIN)/python manage.py run_platform --host $(HOST) --port $(PORT) \
+	  $(if $(filter 0 no false,$(SIMULATE)),--no-simulator,--simulator-rate $(SIMULATE_RATE))
 
 test: install browser
 	# Tests run without the connection pool: they start Celery workers and live servers in threads

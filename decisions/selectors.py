@@ -120,36 +120,37 @@ class Lift:
     high: float
 
 
+def _lifts(workspace: Workspace, action: str | None = None) -> list[Lift]:
+    """Conversion of people shown each action against its holdout (decided, not shown), with a
+    95% interval on the difference of proportions (normal approximation). One pass over the
+    decision log grouped by action; conversions as an uncorrelated ``IN``, so a decision with
+    several outcomes still counts once."""
+    from django.db.models import Subquery
+
+    from decisions.models import Outcome
+
+    converted = Outcome.objects.filter(workspace=workspace, kind=OutcomeKind.CONVERTED).values("decision_id")
+    acted, held = Q(status__in=ACTED_STATUSES), Q(status=DecisionStatus.HELD_OUT)
+    decisions = Decision.objects.filter(workspace=workspace).exclude(chosen_key="")
+    if action is not None:
+        decisions = decisions.filter(chosen_key=action)
+    rows = (
+        decisions.order_by()
+        .values("chosen_key")
+        .annotate(
+            treated=Count("id", filter=acted),
+            control=Count("id", filter=held),
+            treated_conv=Count("id", filter=acted & Q(id__in=Subquery(converted))),
+            control_conv=Count("id", filter=held & Q(id__in=Subquery(converted))),
+        )
+    )
+    lifts = [_lift_of(r["chosen_key"], r["treated"], r["treated_conv"], r["control"], r["control_conv"]) for r in rows]
+    return sorted(lifts, key=lambda lift: (-lift.treated, lift.action))
+
+
 def action_lift(*, workspace: Workspace, action: str) -> Lift:
-    """Conversion of people shown the action against its holdout (decided, not shown), with a
-    95% interval on the difference of proportions (normal approximation)."""
-    rows = Decision.objects.filter(workspace=workspace, chosen_key=action).aggregate(
-        treated=Count("id", filter=Q(status__in=ACTED_STATUSES)),
-        control=Count("id", filter=Q(status=DecisionStatus.HELD_OUT)),
-        treated_conv=Count(
-            "id", filter=Q(status__in=ACTED_STATUSES, outcomes__kind=OutcomeKind.CONVERTED), distinct=True
-        ),
-        control_conv=Count(
-            "id", filter=Q(status=DecisionStatus.HELD_OUT, outcomes__kind=OutcomeKind.CONVERTED), distinct=True
-        ),
-    )
-    n1, n0 = rows["treated"], rows["control"]
-    p1 = rows["treated_conv"] / n1 if n1 else 0.0
-    p0 = rows["control_conv"] / n0 if n0 else 0.0
-    diff = p1 - p0
-    se = math.sqrt((p1 * (1 - p1) / n1 if n1 else 0) + (p0 * (1 - p0) / n0 if n0 else 0)) if n1 and n0 else math.inf
-    return Lift(
-        action,
-        n1,
-        rows["treated_conv"],
-        n0,
-        rows["control_conv"],
-        round(p1, 4),
-        round(p0, 4),
-        round(diff, 4),
-        round(diff - 1.96 * se, 4) if se != math.inf else -1.0,
-        round(diff + 1.96 * se, 4) if se != math.inf else 1.0,
-    )
+    found = _lifts(workspace, action)
+    return found[0] if found else _lift_of(action, 0, 0, 0, 0)
 
 
 ACTION_SORTS = {"name": "name", "-name": "-name", "updated": "updated_at", "-updated": "-updated_at"}
@@ -221,14 +222,7 @@ def guardrails_get(*, actor: Actor, workspace: Workspace) -> GuardrailConfig:
 def action_lifts(*, actor: Actor, workspace: Workspace) -> list[Lift]:
     """Per action that was chosen at least once: shown vs held-out conversion, with the interval."""
     workspace_require(actor=actor, workspace=workspace)
-    keys = (
-        Decision.objects.filter(workspace=workspace)
-        .exclude(chosen_key="")
-        .order_by()
-        .values_list("chosen_key", flat=True)
-        .distinct()
-    )
-    return sorted((action_lift(workspace=workspace, action=key) for key in keys), key=lambda lift: -lift.treated)
+    return _lifts(workspace)
 
 
 # --- console: live stream, dashboard, customer 360 ------------------------------------------------------------------
@@ -285,7 +279,7 @@ def decision_history_for(*, actor: Actor, workspace: Workspace, profile: Profile
 
 
 def _lift_of(action: str, n1: int, c1: int, n0: int, c0: int) -> Lift:
-    """The same difference of proportions with its 95% interval as ``action_lift``."""
+    """Difference of proportions with its 95% interval (normal approximation)."""
     p1 = c1 / n1 if n1 else 0.0
     p0 = c0 / n0 if n0 else 0.0
     diff = p1 - p0
@@ -293,29 +287,3 @@ def _lift_of(action: str, n1: int, c1: int, n0: int, c0: int) -> Lift:
     low = round(diff - 1.96 * se, 4) if se != math.inf else -1.0
     high = round(diff + 1.96 * se, 4) if se != math.inf else 1.0
     return Lift(action, n1, c1, n0, c0, round(p1, 4), round(p0, 4), round(diff, 4), low, high)
-
-
-def action_lifts_grouped(*, actor: Actor, workspace: Workspace) -> list[Lift]:
-    """``action_lifts`` in one pass over the decision log (grouped by action, conversions as an
-    uncorrelated ``IN``) instead of one aggregate with an outcome join per action."""
-    from django.db.models import Subquery
-
-    from decisions.models import Outcome
-
-    workspace_require(actor=actor, workspace=workspace)
-    converted = Outcome.objects.filter(workspace=workspace, kind=OutcomeKind.CONVERTED).values("decision_id")
-    acted, held = Q(status__in=ACTED_STATUSES), Q(status=DecisionStatus.HELD_OUT)
-    rows = (
-        Decision.objects.filter(workspace=workspace)
-        .exclude(chosen_key="")
-        .order_by()
-        .values("chosen_key")
-        .annotate(
-            treated=Count("id", filter=acted),
-            control=Count("id", filter=held),
-            treated_conv=Count("id", filter=acted & Q(id__in=Subquery(converted))),
-            control_conv=Count("id", filter=held & Q(id__in=Subquery(converted))),
-        )
-    )
-    lifts = [_lift_of(r["chosen_key"], r["treated"], r["treated_conv"], r["control"], r["control_conv"]) for r in rows]
-    return sorted(lifts, key=lambda lift: (-lift.treated, lift.action))

@@ -38,7 +38,7 @@ from decisions.selectors import (
     ACTION_SORTS,
     LIVE_ROWS_MAX,
     action_get,
-    action_lifts_grouped,
+    action_lifts,
     action_list,
     action_list_sorted,
     action_version_list,
@@ -496,7 +496,7 @@ def policy_status_change(request: HttpRequest, key: str) -> HttpResponse:
 def decision_lifts_fragment(request: HttpRequest) -> HttpResponse:
     """Each action's conversion against its holdout, loaded into the decision log after the page:
     it reads the whole decision log, which the page itself should not wait for."""
-    context = {"lifts": action_lifts_grouped(actor=request.user, workspace=request_workspace(request))}
+    context = {"lifts": action_lifts(actor=request.user, workspace=request_workspace(request))}
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "decisions/_lifts.html", context)
     return render(

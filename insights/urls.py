@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from core.views import area
+from insights import views
 
 app_name = "insights"
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    # Placeholder until the insights pages land.
-    path("insights/", area, {"slug": "insights"}, name="index"),
+    path("insights/", views.insights_page, name="index"),
+    path("insights/<slug:chart>.csv", views.insights_csv, name="csv"),
 ]

@@ -103,6 +103,22 @@ def test_platform_starts_demo_login_sees_dashboard_and_ctrl_c_stops_all(tmp_path
         page.get_by_role("button", name="Create key").click()
         page.wait_for_selector("#new-secret-key")
         page.screenshot(path=str(artifacts_dir / "api-keys.png"), full_page=True)
+
+        # the storefront simulator started with the platform drives the demo workspace: its
+        # decisions show up over the API within seconds (bounded wait, no timing asserted)
+        decisions: list = []
+        for _ in range(60):
+            decisions = requests.get(
+                f"http://127.0.0.1:{port}/api/v1/decisions/",
+                headers={"Authorization": f"Bearer {banner['Secret key']}"},
+                timeout=10,
+            ).json()["results"]
+            if decisions:
+                break
+            time.sleep(1)
+        assert decisions, "the simulator made no decision"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert any("simulate" in " ".join(child.cmdline()) for child in children)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

@@ -35,6 +35,9 @@ def test_lift_compares_shown_people_with_the_holdout(client, shop, tracker) -> N
     outcome_record(decision=shown[0], kind="converted")
     outcome_record(decision=held[0], kind="converted")
     outcome_record(decision=shown[1], kind="converted")
+    # more outcomes per decision must not count the decision twice
+    outcome_record(decision=shown[0], kind="delivered")
+    outcome_record(decision=held[0], kind="opened")
 
     lift = action_lift(workspace=shop, action="checkout_help")
     assert (lift.treated, lift.treated_conversions, lift.control, lift.control_conversions) == (2, 2, 2, 1)
