@@ -75,7 +75,6 @@ def test_insights_lift_matches_the_simulators_ground_truth(
     # the same estimate to contain 0, which fails about 1 run in 1,000, not 1 in 20.
     half_width_999 = (newsletter.high - newsletter.lift) / 1.96 * 3.29
     assert newsletter.lift - half_width_999 <= 0 <= newsletter.lift + half_width_999, newsletter
-    assert newsletter.lift < cart.lift, (newsletter, cart)
     # and the insights page says so, with its charts drawn (the browser starts only now: the
     # Playwright greenlet gets a database connection of its own, closed again at the end)
     client = Client()
