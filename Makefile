@@ -40,8 +40,11 @@ browser:
 # SIMULATE_RATE sets its visits per second (docs/simulator.md).
 SIMULATE ?= 1
 SIMULATE_RATE ?= 2
+# The demo's email goes to a file outbox (var/mail) unless EMAIL_HOST names a real SMTP server.
 run: install
-	DEBUG=$${DEBUG:-1} $(BIN)/python -m cep.embedded run -- $(BIN)/python manage.py run_platform --host $(HOST) --port $(PORT) \
+	DEBUG=$${DEBUG:-1} \
+	DELIVERY_EMAIL_BACKEND=$${DELIVERY_EMAIL_BACKEND:-$$([ -n "$$EMAIL_HOST" ] && echo django.core.mail.backends.smtp.EmailBackend || echo django.core.mail.backends.filebased.EmailBackend)} \
+	$(BIN)/python -m cep.embedded run -- $(BIN)/python manage.py run_platform --host $(HOST) --port $(PORT) \
 	  $(if $(filter 0 no false,$(SIMULATE)),--no-simulator,--simulator-rate $(SIMULATE_RATE))
 
 test: install browser
