@@ -39,8 +39,30 @@ def _timeout() -> float:
     return float(getattr(settings, "DELIVERY_HTTP_TIMEOUT_SECONDS", 10))
 
 
+INAPP_ANONYMOUS_KINDS = ("anonymous_id", "device_id")
+
+
 def inapp_group(workspace_id: Any, profile_id: Any) -> str:
+    """Sockets verified for the person (userId with a valid userHash): every message."""
     return f"inapp.{workspace_id}.{profile_id}"
+
+
+def inapp_anonymous_group(workspace_id: Any, profile_id: Any) -> str:
+    """Sockets that connected by anonymousId alone: only messages for a person known by
+    anonymous ids alone (see ``inapp_anonymous_may_receive``)."""
+    return f"inapp.{workspace_id}.{profile_id}.anonymous"
+
+
+def inapp_anonymous_may_receive(profile_id: Any) -> bool:
+    """An anonymous subscriber gets a person's messages only while that person is known by
+    nothing but anonymous (or device) ids: no userId, email, phone or custom identifier.
+
+    The write key is public, so anyone can call /v1/identify linking an anonymousId of their
+    choosing to someone else's userId (or email); once a person is known by such an identifier,
+    their messages therefore go only to sockets that proved the userId with its userHash."""
+    from profiles.models import Identifier
+
+    return not Identifier.objects.filter(profile_id=profile_id).exclude(kind__in=INAPP_ANONYMOUS_KINDS).exists()
 
 
 def inapp_envelope(delivery: Delivery) -> dict[str, Any]:
@@ -125,11 +147,13 @@ def send_inapp(delivery: Delivery) -> AttemptResult:
     layer = get_channel_layer()
     if layer is None:
         return AttemptResult(ok=False, duration_ms=_since(started), error="no channel layer is configured")
+    groups = [inapp_group(delivery.workspace_id, delivery.profile_id)]
+    if inapp_anonymous_may_receive(delivery.profile_id):
+        groups.append(inapp_anonymous_group(delivery.workspace_id, delivery.profile_id))
+    message = {"type": "inapp.message", "envelope": inapp_envelope(delivery)}
     try:
-        async_to_sync(layer.group_send)(
-            inapp_group(delivery.workspace_id, delivery.profile_id),
-            {"type": "inapp.message", "envelope": inapp_envelope(delivery)},
-        )
+        for group in groups:
+            async_to_sync(layer.group_send)(group, message)
     except Exception as exc:  # Redis down: retried like any other channel
         return AttemptResult(ok=False, duration_ms=_since(started), error=f"{type(exc).__name__}: {exc}"[:1000])
     return AttemptResult(ok=True, duration_ms=_since(started))

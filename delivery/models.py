@@ -118,3 +118,22 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.delivery_id}: {'ok' if self.ok else self.error or self.status_code}"
+
+
+class InAppIdentity(WorkspaceScopedModel):
+    """The workspace's in-app identity secret (identity verification, as Intercom does it).
+
+    The storefront's server sends ``userHash = hex HMAC-SHA256(secret, userId)`` with the widget;
+    the in-app socket accepts a ``userId`` only with a matching hash, so knowing someone's user
+    id (and the public write key) is not enough to read their messages. The secret is kept in
+    clear, like webhook endpoint secrets: we must compute HMACs with it, so it cannot be hashed.
+    """
+
+    secret = models.CharField(max_length=100, help_text="iasec_<random>; shown once, kept to verify user hashes")
+    rotated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace"], name="inapp_identity_one_per_workspace")]
+
+    def __str__(self) -> str:
+        return f"in-app identity secret of {self.workspace_id}"

@@ -12,7 +12,7 @@ from accounts.models import Workspace
 from accounts.principals import Actor
 from accounts.roles import MANAGE_API_KEYS, MANAGE_CATALOG, VIEW
 from accounts.selectors import workspace_can, workspace_require
-from delivery.models import ContentBlock, Delivery, DeliveryStatus, WebhookEndpoint
+from delivery.models import ContentBlock, Delivery, DeliveryStatus, InAppIdentity, WebhookEndpoint
 
 
 def endpoint_list(*, actor: Actor, workspace: Workspace) -> QuerySet[WebhookEndpoint]:
@@ -81,3 +81,15 @@ def content_block_get(*, actor: Actor, workspace: Workspace, key: str, for_chang
     if found is None:
         raise Http404("No such content block in this workspace.")
     return found
+
+
+def inapp_identity_get(*, actor: Actor, workspace: Workspace) -> InAppIdentity | None:
+    """The workspace's in-app identity secret, if one was made; for those who manage API keys."""
+    workspace_require(actor=actor, workspace=workspace, codename=MANAGE_API_KEYS)
+    return InAppIdentity.objects.filter(workspace=workspace).first()
+
+
+def inapp_identity_secret(*, workspace_id: Any) -> str:
+    """For the in-app socket (no actor: the storefront proves itself with the user hash)."""
+    found = InAppIdentity.objects.filter(workspace_id=workspace_id).values_list("secret", flat=True).first()
+    return found or ""

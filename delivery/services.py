@@ -38,9 +38,10 @@ from delivery.models import (
     DeliveryAttempt,
     DeliveryChannel,
     DeliveryStatus,
+    InAppIdentity,
     WebhookEndpoint,
 )
-from delivery.signing import secret_generate
+from delivery.signing import inapp_secret_generate, secret_generate
 from profiles.models import Profile
 
 CONTENT_CHANNELS = (DeliveryChannel.EMAIL, DeliveryChannel.SMS, DeliveryChannel.PUSH, DeliveryChannel.IN_APP)
@@ -190,6 +191,33 @@ def content_block_save(
         after={name: getattr(block, name) for name in fields},
     )
     return block
+
+
+# --- in-app identity verification ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def inapp_identity_rotate(*, workspace: Workspace, actor: Actor) -> tuple[InAppIdentity, str]:
+    """Create or replace the workspace's in-app identity secret and return it in clear (show it
+    once). Every userHash made with the old secret stops working at once: storefront servers
+    must switch to the new one. Audited; the secret itself never goes into the audit trail."""
+    identity = InAppIdentity.objects.select_for_update().filter(workspace=workspace).first()
+    created = identity is None
+    secret = inapp_secret_generate()
+    if identity is None:
+        identity = InAppIdentity(workspace=workspace)
+    identity.secret = secret
+    identity.rotated_at = timezone.now()
+    identity.save()
+    audit_record(
+        workspace=workspace,
+        actor=actor,
+        action="inapp_identity.created" if created else "inapp_identity.rotated",
+        target_type="InAppIdentity",
+        target_id=str(workspace.id),
+        after={"rotated_at": identity.rotated_at.isoformat()},
+    )
+    return identity, secret
 
 
 # --- creating deliveries ------------------------------------------------------------------------------------------

@@ -79,3 +79,26 @@ def verify(
         if hmac.compare_digest(candidate.encode(), expected):
             return
     raise WebhookVerificationError("no signature matches")
+
+
+# --- in-app identity verification -----------------------------------------------------------------------------------
+
+INAPP_SECRET_PREFIX = "iasec_"  # noqa: S105 - the format's prefix, not a secret
+
+
+def inapp_secret_generate() -> str:
+    return INAPP_SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def inapp_user_hash(secret: str, user_id: str) -> str:
+    """What the storefront's server computes and hands to the widget: hex HMAC-SHA256 of the
+    user id, keyed with the whole secret string (UTF-8)."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def inapp_user_hash_valid(secret: str, user_id: str, user_hash: str) -> bool:
+    if not secret or not user_id or not user_hash:
+        return False
+    # Bytes, so a non-ASCII hash from the query string is simply unequal (compare_digest on str
+    # raises for non-ASCII); constant time, so the comparison leaks nothing about the secret.
+    return hmac.compare_digest(inapp_user_hash(secret, user_id).encode(), user_hash.strip().lower().encode())

@@ -15,6 +15,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("delivery/webhooks/new/", views.endpoint_create_page, name="endpoint_new"),
     path("delivery/webhooks/<slug:key>/", views.endpoint_edit_page, name="endpoint"),
     path("delivery/webhooks/<slug:key>/rotate/", views.endpoint_rotate_action, name="endpoint_rotate"),
+    path("delivery/in-app/", views.inapp_identity_page, name="inapp_identity"),
+    path("delivery/in-app/rotate/", views.inapp_identity_rotate_action, name="inapp_identity_rotate"),
     path("delivery/<uuid:delivery_id>/", views.delivery_detail_page, name="delivery"),
     path("delivery/<uuid:delivery_id>/retry/", views.delivery_retry_action, name="delivery_retry"),
 ]

@@ -23,8 +23,9 @@ from delivery.selectors import (
     delivery_list,
     endpoint_get,
     endpoint_list,
+    inapp_identity_get,
 )
-from delivery.services import DeliveryError, delivery_retry, endpoint_save
+from delivery.services import DeliveryError, delivery_retry, endpoint_save, inapp_identity_rotate
 
 PAGE_SIZE = 25
 
@@ -155,3 +156,21 @@ def endpoint_rotate_action(request: HttpRequest, key: str) -> HttpResponse:
         workspace=workspace, actor=request.user, values={}, endpoint=endpoint, rotate_secret=True
     )
     return render(request, "delivery/endpoint_secret.html", {"endpoint": endpoint, "secret": secret, "rotated": True})
+
+
+@login_required
+def inapp_identity_page(request: HttpRequest) -> HttpResponse:
+    """Whether in-app identity verification is set up, and how the storefront computes userHash."""
+    workspace = request_workspace(request)
+    identity = inapp_identity_get(actor=request.user, workspace=workspace)
+    return render(request, "delivery/inapp_identity.html", {"identity": identity, "tab": "inapp"})
+
+
+@login_required
+@require_POST
+def inapp_identity_rotate_action(request: HttpRequest) -> HttpResponse:
+    workspace = request_workspace(request)
+    inapp_identity_get(actor=request.user, workspace=workspace)  # permission check
+    identity, secret = inapp_identity_rotate(workspace=workspace, actor=request.user)
+    context = {"identity": identity, "secret": secret, "tab": "inapp"}
+    return render(request, "delivery/inapp_identity.html", context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -69,3 +70,27 @@ def run_get(*, actor: Actor, workspace: Workspace, run_id: Any) -> PlaybookRun:
     if found is None:
         raise Http404("No such playbook run in this workspace.")
     return found
+
+
+def run_search(
+    *, actor: Actor, workspace: Workspace, playbook_key: str = "", status: str = "", profile_id: str = ""
+) -> QuerySet[PlaybookRun]:
+    """Runs of the workspace, newest first, optionally of one playbook, status or person."""
+    workspace_require(actor=actor, workspace=workspace, codename=VIEW)
+    rows = (
+        PlaybookRun.objects.filter(workspace=workspace)
+        .select_related("playbook")
+        .prefetch_related("steps")
+        .order_by("-created_at")
+    )
+    if playbook_key:
+        rows = rows.filter(playbook__key=playbook_key)
+    if status:
+        rows = rows.filter(status=status)
+    if profile_id:
+        try:
+            uuid.UUID(profile_id)
+        except ValueError:
+            return rows.none()
+        rows = rows.filter(profile_id=profile_id)
+    return rows

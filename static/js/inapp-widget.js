@@ -2,10 +2,13 @@
  * Proactive CEP in-app widget. A storefront includes it once:
  *
  *   <script src="https://cep.example.com/static/js/inapp-widget.js"
- *           data-write-key="wk_..." data-user-id="ana@example.com"></script>
+ *           data-write-key="wk_..." data-user-id="ana@example.com"
+ *           data-user-hash="<hex HMAC-SHA256 of the user id, computed by the storefront's server>"></script>
  *
- * or calls CEPInApp.start({host, writeKey, userId | anonymousId}) itself. It opens
- * wss://<host>/ws/inapp/?writeKey=...&userId=..., shows each message in a small box, and reports
+ * or calls CEPInApp.start({host, writeKey, userId + userHash | anonymousId}) itself. The user hash
+ * is made on the storefront's server with the workspace's in-app identity secret (never put the
+ * secret in a page); without it a userId is refused (close code 4403). It opens
+ * wss://<host>/ws/inapp/?writeKey=...&userId=...&userHash=..., shows each message in a small box, and reports
  * "In-App Message Shown" / "In-App Message Clicked" back through the tracking API (/v1/track,
  * write key as the Basic-auth username), so receipts flow in like any other event.
  * It reconnects with a growing delay; on reconnect the server re-sends messages not yet shown.
@@ -25,6 +28,7 @@
     this.host = (options.host || window.location.origin).replace(/\/$/, "");
     this.writeKey = options.writeKey;
     this.userId = options.userId || "";
+    this.userHash = options.userHash || "";
     this.anonymousId = options.anonymousId || "";
     this.seen = {};
     this.delay = 1000;
@@ -35,7 +39,7 @@
   Widget.prototype.socketUrl = function () {
     var base = this.host.replace(/^http/, "ws");
     var query = "writeKey=" + encodeURIComponent(this.writeKey);
-    if (this.userId) query += "&userId=" + encodeURIComponent(this.userId);
+    if (this.userId) query += "&userId=" + encodeURIComponent(this.userId) + "&userHash=" + encodeURIComponent(this.userHash);
     if (this.anonymousId) query += "&anonymousId=" + encodeURIComponent(this.anonymousId);
     return base + "/ws/inapp/?" + query;
   };
@@ -45,17 +49,33 @@
     if (self.stopped) return;
     var socket = new WebSocket(self.socketUrl());
     self.socket = socket;
-    socket.onopen = function () { self.delay = 1000; };
+    var opened = false;
+    socket.onopen = function () { opened = true; self.delay = 1000; self.refusals = 0; };
     socket.onmessage = function (event) {
       var message;
       try { message = JSON.parse(event.data); } catch (e) { return; }
       if (message && message.type === "inapp.message") self.show(message);
     };
     socket.onclose = function (event) {
-      // 4401: unknown write key; 4404: the person is not known yet. Retrying will not help soon.
-      if (self.stopped || event.code === 4401) return;
-      var wait = event.code === 4404 ? 60000 : self.delay;
-      self.delay = Math.min(self.delay * 2, 30000);
+      // Close codes 4401 (unknown write key), 4403 (the userHash does not prove the userId) and
+      // 4404 (person not known yet) reach clients that see the handshake answer; a browser sees
+      // a refused handshake only as 1006 without ever opening. Either way retrying soon cannot
+      // help, so refusals back off up to 5 minutes instead of hammering the server.
+      if (self.stopped || event.code === 4401 || event.code === 4403) {
+        if (event.code === 4403 && window.console) window.console.warn("CEPInApp: userHash refused for this userId");
+        return;
+      }
+      var wait;
+      if (!opened || event.code === 4404) {
+        self.refusals = (self.refusals || 0) + 1;
+        if (self.refusals === 1 && window.console) {
+          window.console.warn("CEPInApp: connection refused (write key, userId/userHash or unknown person?)");
+        }
+        wait = Math.min(60000 * self.refusals, 300000);
+      } else {
+        wait = self.delay;
+        self.delay = Math.min(self.delay * 2, 30000);
+      }
       window.setTimeout(function () { self.connect(); }, wait);
     };
   };
@@ -135,7 +155,10 @@
   var api = {
     start: function (options) {
       if (!options || !options.writeKey || !(options.userId || options.anonymousId)) {
-        throw new Error("CEPInApp.start needs writeKey and userId or anonymousId");
+        throw new Error("CEPInApp.start needs writeKey and userId (with userHash) or anonymousId");
+      }
+      if (options.userId && !options.userHash) {
+        throw new Error("CEPInApp.start: a userId needs its userHash, computed by your server");
       }
       var widget = new Widget(options);
       widget.connect();
@@ -151,6 +174,7 @@
         host: script.getAttribute("data-host") || new URL(script.src).origin,
         writeKey: script.getAttribute("data-write-key"),
         userId: script.getAttribute("data-user-id") || "",
+        userHash: script.getAttribute("data-user-hash") || "",
         anonymousId: script.getAttribute("data-anonymous-id") || ""
       });
     };

@@ -251,9 +251,12 @@ MATRIX: list[Route] = [
     # --- websockets -----------------------------------------------------------------------------------------------
     Route("ws", "CONNECT", "/ws/workspace/", [A, A, A, A, A, A, L, A, L]),
     # The in-app channel is the storefront's: it authenticates by write key and person, not by session.
-    Route("ws", "CONNECT", "/ws/inapp/?writeKey={write_key}&userId={ana}", ALL),
+    Route("ws", "CONNECT", "/ws/inapp/?writeKey={write_key}&userId={ana}&userHash={ana_hash}", ALL),
+    # without the userHash a storefront's server computes, nobody may listen as a known user
+    Route("ws", "CONNECT", "/ws/inapp/?writeKey={write_key}&userId={ana}", [D, D, D, D, D, D, D, D, D]),
     Route("ws", "CONNECT", "/ws/inapp/?writeKey=wk_unknown&userId={ana}", [L, L, L, L, L, L, L, L, L]),
-    Route("ws", "CONNECT", "/ws/inapp/?writeKey={write_key}&userId=nobody-known", [N, N, N, N, N, N, N, N, N]),
+    # refused before any lookup: the socket cannot tell who is a customer
+    Route("ws", "CONNECT", "/ws/inapp/?writeKey={write_key}&userId=nobody-known", [D, D, D, D, D, D, D, D, D]),
     # --- journeys API and in-app identity verification (H1b) --------------------------------------------------------
     Route("api", "GET", "/api/v1/signals/", API_READ),
     Route("api", "POST", "/api/v1/signals/", CATALOG_API, {"key": ""}),
@@ -318,6 +321,14 @@ class World:
     def _build_ana(self) -> str:
         self._profile()
         return "ana"
+
+    def _build_ana_hash(self) -> str:
+        """The userHash a storefront's server computes for Ana with the in-app identity secret."""
+        from delivery.services import inapp_identity_rotate
+        from delivery.signing import inapp_user_hash
+
+        _, secret = inapp_identity_rotate(workspace=self.ws, actor=None)
+        return inapp_user_hash(secret, self.get("ana"))
 
     def _build_action(self) -> str:
         from tests.decisions.conftest import make_action
@@ -481,6 +492,7 @@ OBJECTS = (
     "signal",
     "playbook",
     "playbook_run",
+    "ana_hash",
 )
 
 

@@ -145,3 +145,15 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 60.0, interval: float
         time.sleep(interval)
         value = check()
     return value
+
+
+def inapp_socket_path(workspace: Any, key: str, user_id: str) -> str:
+    """The widget's socket path for a signed-in shopper: the workspace gets an in-app identity
+    secret (made on first use) and the path carries the userHash a storefront server computes."""
+    from delivery.models import InAppIdentity
+    from delivery.services import inapp_identity_rotate
+    from delivery.signing import inapp_user_hash
+
+    identity = InAppIdentity.objects.filter(workspace=workspace).first()
+    secret = identity.secret if identity else inapp_identity_rotate(workspace=workspace, actor=None)[1]
+    return f"/ws/inapp/?writeKey={key}&userId={user_id}&userHash={inapp_user_hash(secret, user_id)}"

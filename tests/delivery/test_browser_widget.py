@@ -14,7 +14,8 @@ from django.conf import settings
 from django.test import Client
 
 from delivery.models import Delivery, DeliveryStatus
-from delivery.services import delivery_enqueue, endpoint_save
+from delivery.services import delivery_enqueue, endpoint_save, inapp_identity_rotate
+from delivery.signing import inapp_user_hash
 from journeys.models import Playbook
 from journeys.services import DEFAULT_PLAYBOOK_KEY, journeys_defaults_install, playbook_run_advance, signal_fire
 from tests.browser.conftest import browser_page  # noqa: F401 - the shared fixture
@@ -49,6 +50,16 @@ def server_url() -> Iterator[str]:
         _close_server_connections()
 
 
+def _reconnect_if_terminated() -> None:
+    """An earlier live-server test in this process ends by terminating the database sessions its
+    server threads left (tests/events/conftest.py); if that took this thread's session too, open
+    a new one rather than fail on the first query."""
+    from django.db import connection
+
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_widget_shows_a_pushed_message_and_reports_shown_and_clicked(
     shop,
@@ -58,12 +69,16 @@ def test_the_widget_shows_a_pushed_message_and_reports_shown_and_clicked(
     artifacts_dir,
     fast_retries,
 ) -> None:
+    _reconnect_if_terminated()
     page = browser_page
+    _, secret = inapp_identity_rotate(workspace=shop, actor=None)
+    user_hash = inapp_user_hash(secret, "ana")  # what the storefront's server renders into the page
     page.goto(f"{server_url}/accounts/login/")
     page.add_script_tag(path=str(WIDGET))
     page.evaluate(
-        "([host, key]) => { window.cep = CEPInApp.start({host: host, writeKey: key, userId: 'ana'}); }",
-        [server_url, write_key],
+        "([host, key, hash]) => {"
+        " window.cep = CEPInApp.start({host: host, writeKey: key, userId: 'ana', userHash: hash}); }",
+        [server_url, write_key, user_hash],
     )
     page.wait_for_function("() => window.cep.socket && window.cep.socket.readyState === 1")
     with worker():
@@ -84,6 +99,26 @@ def test_the_widget_shows_a_pushed_message_and_reports_shown_and_clicked(
         card.get_by_role("link", name="Chat with us").click()
         assert wait_for(lambda: Delivery.objects.filter(pk=delivery.pk, clicked_at__isnull=False).exists())
     assert Delivery.objects.get(pk=delivery.pk).status == DeliveryStatus.DELIVERED
+
+    # Without its hash a user id is refused: the page is told before connecting, and a hash made
+    # for someone else never opens a socket (a browser sees the refused handshake as 1006; the
+    # 4403 itself is checked with a websocket client in test_inapp_identity.py).
+    error = page.evaluate(
+        "([host, key]) => { try { CEPInApp.start({host: host, writeKey: key, userId: 'ana'}); return ''; }"
+        " catch (e) { return e.message; } }",
+        [server_url, write_key],
+    )
+    assert "userHash" in error
+    page.evaluate(
+        "([host, key, hash]) => {"
+        " window.intruder = CEPInApp.start({host: host, writeKey: key, userId: 'ana', userHash: hash});"
+        " window.intruder.socket.addEventListener('open', () => { window.intruderOpened = true; });"
+        " window.intruder.socket.addEventListener('close', (e) => { window.intruderClosed = e.code; }); }",
+        [server_url, write_key, inapp_user_hash(secret, "bo")],
+    )
+    page.wait_for_function("() => window.intruderClosed !== undefined")
+    assert page.evaluate("() => [window.intruderOpened === true, window.intruderClosed]") == [False, 1006]
+    page.evaluate("() => window.intruder.stop()")
 
     # The operator's pages, with a dead letter and a playbook run to show.
     owner = shop.memberships.get(role="owner").user
@@ -112,6 +147,7 @@ def test_the_widget_shows_a_pushed_message_and_reports_shown_and_clicked(
         ("/delivery/dead-letter/", "delivery-dead-letter"),
         (f"/delivery/{dead.id}/", "delivery-detail"),
         ("/delivery/webhooks/", "delivery-endpoints"),
+        ("/delivery/in-app/", "delivery-inapp-identity"),
         ("/journeys/playbooks/", "journeys-playbooks"),
         (f"/journeys/playbooks/{DEFAULT_PLAYBOOK_KEY}/", "journeys-playbook-form"),
         (f"/journeys/runs/{run.id}/", "journeys-run"),

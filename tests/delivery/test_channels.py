@@ -19,7 +19,7 @@ from delivery.models import Delivery, DeliveryChannel, DeliveryStatus
 from delivery.services import DeliveryError, delivery_enqueue, delivery_for_decision
 from delivery.subscribers import on_decision_made
 from tests.decisions.conftest import identify, person
-from tests.delivery.conftest import wait_for, worker
+from tests.delivery.conftest import inapp_socket_path, wait_for, worker
 
 
 def _policy(workspace) -> None:
@@ -58,11 +58,12 @@ def test_an_acted_email_decision_goes_through_a_real_smtp_server(shop, tracker, 
 def test_an_in_app_decision_reaches_the_widget_socket_and_its_receipts_come_back(shop, tracker, write_key) -> None:
     _policy(shop)
     ana = person(shop, "ana")
+    path = inapp_socket_path(shop, write_key, "ana")
 
     async def scenario() -> dict:
         communicator = WebsocketCommunicator(
             application,
-            f"/ws/inapp/?writeKey={write_key}&userId=ana",
+            path,
             headers=[(b"origin", b"http://localhost")],
         )
         connected, _ = await communicator.connect(timeout=5)
@@ -101,15 +102,14 @@ def test_the_widget_socket_refuses_unknown_keys_and_replays_unshown_messages(sho
         workspace=shop, key="manual:1", channel="in_app", profile=ana, subject="Hello", body="Earlier message"
     )
     Delivery.objects.filter(key="manual:1").update(status=DeliveryStatus.DELIVERED)
+    path = inapp_socket_path(shop, write_key, "ana")
 
     async def scenario() -> tuple[bool, int | None, dict]:
         bad = WebsocketCommunicator(
             application, "/ws/inapp/?writeKey=wk_nope&userId=ana", headers=[(b"origin", b"http://localhost")]
         )
         bad_connected, code = await bad.connect(timeout=5)
-        good = WebsocketCommunicator(
-            application, f"/ws/inapp/?writeKey={write_key}&userId=ana", headers=[(b"origin", b"http://localhost")]
-        )
+        good = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
         connected, _ = await good.connect(timeout=5)
         assert connected
         await good.receive_json_from(timeout=5)  # hello

@@ -21,7 +21,7 @@ from journeys.models import PlaybookRun, RunStatus, StepStatus
 from journeys.services import journeys_defaults_install
 from support.models import Ticket
 from tests.decisions.conftest import identify, person
-from tests.delivery.conftest import http_receiver, wait_for, worker
+from tests.delivery.conftest import http_receiver, inapp_socket_path, wait_for, worker
 from tests.journeys.conftest import clv_scores
 
 
@@ -69,15 +69,14 @@ def test_three_payment_failures_of_a_high_clv_customer_run_the_playbook_once(
     from support.sentiment import model
 
     model()
+    socket_path = inapp_socket_path(shop, write_key, "ana")
 
     with http_receiver() as erp:
         _, secret = endpoint_save(workspace=shop, actor=None, values={"key": "erp", "url": erp.url})
         erp.secret = secret or ""
 
         async def storefront_session() -> dict:
-            socket = WebsocketCommunicator(
-                application, f"/ws/inapp/?writeKey={write_key}&userId=ana", headers=[(b"origin", b"http://localhost")]
-            )
+            socket = WebsocketCommunicator(application, socket_path, headers=[(b"origin", b"http://localhost")])
             connected, _ = await socket.connect(timeout=5)
             assert connected
             assert (await socket.receive_json_from(timeout=5))["type"] == "hello"
