@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.backends.signals import connection_created
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
@@ -18,6 +20,19 @@ from tests.factories import make_member, make_secret_key, make_workspace
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
+
+# Connections the test thread opens are tagged, so that ending a live server's leftover
+# connections (tests/events/conftest.py) never ends the test's own.
+MAIN_THREAD_APPLICATION_NAME = "cep-tests-main"
+
+
+def _tag_test_thread_connection(sender: object, connection: object, **kwargs: object) -> None:
+    if threading.current_thread() is threading.main_thread():
+        with connection.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute("SET application_name = %s", [MAIN_THREAD_APPLICATION_NAME])
+
+
+connection_created.connect(_tag_test_thread_connection, dispatch_uid="tests.tag_test_thread_connection")
 
 ARTIFACTS_DIR = Path(
     os.environ.get("TEST_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "var" / "test-artifacts")

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from decisions.models import Decision, Outcome
+from decisions.services import policy_save
 from tests.events.conftest import live_server_url  # noqa: F401 - the uvicorn fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,6 +26,9 @@ def test_decide_and_outcome_answer_alike_on_both_paths(
     secret_key: str,
     live_server_url: str,  # noqa: F811
 ) -> None:
+    # no holdout: Ana must be shown something (people in the holdout get no action back)
+    live = {"key": "main", "name": "Main", "status": "live", "holdout_share": 0}
+    policy_save(workspace=shop, actor=None, values=live)
     decided = _post(
         live_server_url, "/v1/decide", {"person": {"userId": "ana"}, "context": {"page": "/checkout"}}, secret_key
     )

@@ -101,13 +101,18 @@ def live_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 def _close_server_connections() -> None:
     """The server ran views in its own threads, whose persistent connections to the test
-    database would block dropping it at the end of the session."""
+    database would block dropping it at the end of the session. The test thread's own
+    connections (tagged in tests/conftest.py, including the one a test body opens inside
+    Playwright's context) are spared: ending them would break the next test that uses them."""
     from django.db import connection
+
+    from tests.conftest import MAIN_THREAD_APPLICATION_NAME
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> %s",
+            [MAIN_THREAD_APPLICATION_NAME],
         )
 
 
