@@ -527,10 +527,12 @@ MISS_NOTES = {
     "Customers search: partial name": "part of a name or email is looked for in every live profile (a sequential "
     "scan of the profile table): no trigram index, since the embedded PostgreSQL has no pg_trgm. Exact "
     "identifiers (email, user id, phone) answer from the identifier index.",
-    "Decision log: lift fragment": "each action's lift aggregates the whole decision log (one grouped pass over "
-    "all decisions); it loads into the log after the page, with a busy indicator.",
-    "Insights": "the insights index computes its cohorts, RFM grid, funnel and lifts over all events and "
-    "decisions on each request.",
+    "Decision log: lift fragment": "it reads the running totals per action and arm (insights.models.DecisionArm, "
+    "kept by triggers); what is left is the page's own work and waiting on the shared, loaded machine.",
+    "Insights": "no chart reads the event log any more (rollups in insights.models), but the cohorts still read one "
+    "row per active person-week of the window, the RFM grid ranks every customer, and the allocation and latency "
+    "charts read every decision of the window (from a covering index): seven statements that together take most "
+    "of a second at this size on this machine.",
 }
 
 

@@ -144,13 +144,16 @@ def _lifts(workspace: Workspace, action: str | None = None) -> list[Lift]:
             control_conv=Count("id", filter=held & Q(id__in=Subquery(converted))),
         )
     )
-    lifts = [_lift_of(r["chosen_key"], r["treated"], r["treated_conv"], r["control"], r["control_conv"]) for r in rows]
+    lifts = [
+        lift_from_counts(r["chosen_key"], r["treated"], r["treated_conv"], r["control"], r["control_conv"])
+        for r in rows
+    ]
     return sorted(lifts, key=lambda lift: (-lift.treated, lift.action))
 
 
 def action_lift(*, workspace: Workspace, action: str) -> Lift:
     found = _lifts(workspace, action)
-    return found[0] if found else _lift_of(action, 0, 0, 0, 0)
+    return found[0] if found else lift_from_counts(action, 0, 0, 0, 0)
 
 
 ACTION_SORTS = {"name": "name", "-name": "-name", "updated": "updated_at", "-updated": "-updated_at"}
@@ -278,7 +281,7 @@ def decision_history_for(*, actor: Actor, workspace: Workspace, profile: Profile
     )
 
 
-def _lift_of(action: str, n1: int, c1: int, n0: int, c0: int) -> Lift:
+def lift_from_counts(action: str, n1: int, c1: int, n0: int, c0: int) -> Lift:
     """Difference of proportions with its 95% interval (normal approximation)."""
     p1 = c1 / n1 if n1 else 0.0
     p0 = c0 / n0 if n0 else 0.0

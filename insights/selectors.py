@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
@@ -28,29 +27,23 @@ from accounts.models import Workspace
 from accounts.principals import Actor
 from accounts.selectors import workspace_require
 from decisions.models import ACTED_STATUSES, Decision, DecisionStatus, Outcome, OutcomeKind
-from decisions.selectors import Lift, action_lifts
-from events.models import Event
-from profiles.models import Profile, ProfileFeatures
+from decisions.selectors import Lift, lift_from_counts
+from insights.models import Customer, DecisionArm, PersonSteps, PersonWeek
+from insights.services import FUNNEL_MATCHES, STEP_COLUMNS, week_of
+from profiles.models import Profile
 
 Z95 = 1.96
-# The funnel and the cohorts scan the window's events (seconds on millions of events): their
-# results are kept per workspace and window for periods of this length. See docs/insights.md.
-EVENT_SCAN_CACHE_SECONDS = 120
 SHOWN = tuple(str(s) for s in ACTED_STATUSES)
 HELD_OUT = str(DecisionStatus.HELD_OUT)
+PER_PERSON_WORK_MEM = "64MB"
 
 
-def _cached_rows(name: str, workspace: Workspace, since: datetime, sql: str, params: Sequence[Any]) -> list[Any]:
-    key = f"insights:{name}:{workspace.id}:{int(since.timestamp() // EVENT_SCAN_CACHE_SECONDS)}"
-    rows = cache.get(key)
-    if rows is None:
-        rows = [list(row) for row in _rows(sql, params)]
-        cache.set(key, rows, EVENT_SCAN_CACHE_SECONDS)
-    return list(rows)
-
-
-def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+def _rows(sql: str, params: Sequence[Any], *, work_mem: str = "") -> list[tuple[Any, ...]]:
+    """``work_mem`` raises PostgreSQL's per-operation memory for this statement only, for the
+    aggregations with one group per person (kept in memory instead of spilling to disk)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if work_mem:
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
         cursor.execute(sql, list(params))
         return list(cursor.fetchall())
 
@@ -87,9 +80,57 @@ class RewardLift:
         return self.low is not None
 
 
+ArmTotals = dict[str, dict[str, tuple[int, int, float, float]]]  # key -> arm -> (n, conversions, sum, squares)
+
+
+def _arm_totals(workspace: Workspace, column: str, action: str | None = None) -> ArmTotals:
+    """The decision log's running totals (``insights.models.DecisionArm``, kept by triggers) per
+    ``chosen_key`` or ``policy_key`` and arm: a few rows per action, however long the log."""
+    only = "AND chosen_key = %s" if action is not None else ""
+    sql = f"""
+        SELECT {column}, arm, SUM(decisions), SUM(conversions), SUM(reward_sum), SUM(reward_squares)
+        FROM {DecisionArm._meta.db_table} WHERE workspace_id = %s {only}
+        GROUP BY 1, 2 HAVING SUM(decisions) > 0
+    """  # noqa: S608
+    totals: ArmTotals = {}
+    for key, arm, n, conversions, total, squares in _rows(sql, [workspace.id, *([action] if action else [])]):
+        totals.setdefault(key, {})[arm] = (int(n), int(conversions), float(total), float(squares))
+    return totals
+
+
+def lift_counts(*, workspace: Workspace, action: str | None = None) -> list[Lift]:
+    """Shown against held-out conversion per action that was ever chosen, from the running totals
+    (what ``decisions.selectors.action_lifts`` computes by scanning the log, which stays the
+    reference: tests/insights/test_rollups.py checks the two agree; no permission check here)."""
+    lifts = []
+    for key, arms in _arm_totals(workspace, "chosen_key", action).items():
+        n1, c1, _, _ = arms.get("shown", (0, 0, 0.0, 0.0))
+        n0, c0, _, _ = arms.get("held_out", (0, 0, 0.0, 0.0))
+        lifts.append(lift_from_counts(key, n1, c1, n0, c0))
+    return sorted(lifts, key=lambda lift: (-lift.treated, lift.action))
+
+
+def _moments(n: int, total: float, squares: float) -> tuple[float, float]:
+    """Mean and sample variance (0 below two observations, as ``COALESCE(VAR_SAMP(x), 0)``) from
+    a count, sum and sum of squares."""
+    if not n:
+        return 0.0, 0.0
+    mean = total / n
+    return mean, max((squares - total * total / n) / (n - 1), 0.0) if n >= 2 else 0.0
+
+
 def _reward_lifts(*, workspace: Workspace, group: str, since: datetime | None) -> list[RewardLift]:
     """One row per group (``chosen_key`` or ``policy_key``): per-decision reward sums first (so a
-    decision with several outcomes is one observation), then mean and variance per arm."""
+    decision with several outcomes is one observation), then mean and variance per arm. The whole
+    log (``since`` None, what the page shows) reads the running totals; a window scans it."""
+    if since is None:
+        arms: dict[str, dict[bool, tuple[int, int, float, float]]] = {}
+        for key, by_arm in _arm_totals(workspace, {"action": "chosen_key", "policy": "policy_key"}[group]).items():
+            for arm, shown in (("shown", True), ("held_out", False)):
+                if arm in by_arm:
+                    n, conversions, total, squares = by_arm[arm]
+                    arms.setdefault(key, {})[shown] = (n, conversions, *_moments(n, total, squares))
+        return _reward_rows(arms)
     decision_table, outcome_table = Decision._meta.db_table, Outcome._meta.db_table
     column = {"action": "chosen_key", "policy": "policy_key"}[group]
     window = "AND d.created_at >= %s" if since else ""
@@ -109,9 +150,13 @@ def _reward_lifts(*, workspace: Workspace, group: str, since: datetime | None) -
     params: list[Any] = [list(SHOWN), str(OutcomeKind.CONVERTED), workspace.id, [*SHOWN, HELD_OUT]]
     if since:
         params.append(since)
-    arms: dict[str, dict[bool, tuple[int, int, float, float]]] = {}
+    scanned: dict[str, dict[bool, tuple[int, int, float, float]]] = {}
     for key, shown, n, conversions, mean, variance in _rows(sql, params):
-        arms.setdefault(key, {})[bool(shown)] = (int(n), int(conversions), float(mean), float(variance))
+        scanned.setdefault(key, {})[bool(shown)] = (int(n), int(conversions), float(mean), float(variance))
+    return _reward_rows(scanned)
+
+
+def _reward_rows(arms: dict[str, dict[bool, tuple[int, int, float, float]]]) -> list[RewardLift]:
     result = []
     for key, by_arm in arms.items():
         n1, c1, m1, v1 = by_arm.get(True, (0, 0, 0.0, 0.0))
@@ -135,8 +180,9 @@ def policy_reward_lifts(*, actor: Actor, workspace: Workspace, since: datetime |
 
 
 def conversion_lifts(*, actor: Actor, workspace: Workspace) -> list[Lift]:
-    """Conversion of shown against held-out people per action (``decisions.selectors.action_lifts``)."""
-    return action_lifts(actor=actor, workspace=workspace)
+    """Conversion of shown against held-out people per action, from the running totals."""
+    workspace_require(actor=actor, workspace=workspace)
+    return lift_counts(workspace=workspace)
 
 
 # --- bandit allocation and throughput -----------------------------------------------------------------------------
@@ -178,7 +224,8 @@ def decision_allocation(*, actor: Actor, workspace: Workspace, since: datetime, 
         bucket = _bucket_for(span["last"] - span["first"])
     trunc, step = BUCKETS[bucket]
     rows = list(
-        decisions.annotate(at=trunc("created_at")).values("at", "chosen_key").annotate(n=Count("id")).order_by("at")
+        # Count("*"), not of the id: every column read is in the covering index decision_window_cover.
+        decisions.annotate(at=trunc("created_at")).values("at", "chosen_key").annotate(n=Count("*")).order_by("at")
     )
     if not rows:
         return Allocation(bucket, [], {})
@@ -222,24 +269,24 @@ def decision_latency(*, actor: Actor, workspace: Workspace, since: datetime) -> 
     workspace_require(actor=actor, workspace=workspace)
     table = Decision._meta.db_table
     edges = list(LATENCY_EDGES)
-    sql = f"""
-        SELECT width_bucket(latency_ms, %s::float8[]) AS bucket, COUNT(*) FROM {table}
-        WHERE workspace_id = %s AND created_at >= %s AND status <> %s GROUP BY bucket
-    """  # noqa: S608
-    counts = [0] * len(edges)
-    for bucket, n in _rows(sql, [edges[1:], workspace.id, since, str(DecisionStatus.DRY_RUN)]):
-        counts[min(int(bucket), len(edges) - 1)] += int(n)
-    stats = _rows(
+    # One pass over the covering index decision_window_cover: the histogram as one count per
+    # bucket (width_bucket gives 0 below the first edge, len(edges) - 1 from the last one) and the
+    # three percentiles from one sort.
+    buckets = ", ".join(
+        f"COUNT(*) FILTER (WHERE width_bucket(latency_ms, %s::float8[]) = {i})" for i in range(len(edges))
+    )
+    row = _rows(
         f"""
-        SELECT COUNT(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms),
-               percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms),
-               percentile_cont(0.99) WITHIN GROUP (ORDER BY latency_ms),
-               EXTRACT(EPOCH FROM MAX(created_at) - MIN(created_at))
+        SELECT COUNT(*), percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY latency_ms),
+               EXTRACT(EPOCH FROM MAX(created_at) - MIN(created_at)), {buckets}
         FROM {table} WHERE workspace_id = %s AND created_at >= %s AND status <> %s
         """,  # noqa: S608
-        [workspace.id, since, str(DecisionStatus.DRY_RUN)],
+        [*([edges[1:]] * len(edges)), workspace.id, since, str(DecisionStatus.DRY_RUN)],
+        work_mem=PER_PERSON_WORK_MEM,
     )[0]
-    total, p50, p95, p99, span = stats
+    total, percentiles, span = row[0], row[1] or [None, None, None], row[2]
+    counts = [int(n) for n in row[3:]]
+    p50, p95, p99 = percentiles
     minutes = max(float(span or 0) / 60.0, 1.0)
     return Latency(
         edges=edges,
@@ -254,12 +301,10 @@ def decision_latency(*, actor: Actor, workspace: Workspace, since: datetime) -> 
 
 # --- funnel, cohorts, RFM -----------------------------------------------------------------------------------------
 
-FUNNEL_STEPS: tuple[tuple[str, str, str], ...] = (
-    ("Visited a page", "page", ""),
-    ("Viewed a product", "track", "Product Viewed"),
-    ("Added to cart", "track", "Product Added"),
-    ("Started checkout", "track", "Checkout Started"),
-    ("Completed an order", "track", "Order Completed"),
+FUNNEL_LABELS = ("Visited a page", "Viewed a product", "Added to cart", "Started checkout", "Completed an order")
+# (label, event type, event name): the matching lives with the rollup (insights.services).
+FUNNEL_STEPS: tuple[tuple[str, str, str], ...] = tuple(
+    (label, kind, name) for label, (kind, name) in zip(FUNNEL_LABELS, FUNNEL_MATCHES, strict=True)
 )
 
 
@@ -271,42 +316,47 @@ class FunnelStep:
     of_first: float | None
 
 
-def _person_expression() -> tuple[str, str]:
-    """Events keep the profile they were stored under; a merged-away profile counts as the
-    profile it was merged into (one level, which is how merges record it)."""
-    profile_table = Profile._meta.db_table
-    return "COALESCE(p.merged_into_id, e.profile_id)", f"JOIN {profile_table} p ON p.id = e.profile_id"
+def _strays(table: str) -> str:
+    """Rollup rows still under a merged-away profile (a notification about it was in flight when
+    the merge folded its rows into the survivor's): with the survivor's own rows, the profiles
+    whose rows must be combined per person. Nearly always none, from the merged-profile index."""
+    profiles = Profile._meta.db_table
+    return f"""
+        strays AS (
+            SELECT r.profile_id, p.merged_into_id AS person FROM {table} r
+            JOIN {profiles} p ON p.id = r.profile_id
+            WHERE r.workspace_id = %s AND p.workspace_id = %s AND p.merged_into_id IS NOT NULL
+        ), involved AS (
+            SELECT profile_id, person FROM strays UNION SELECT person, person FROM strays
+        )"""  # noqa: S608
 
 
 def funnel(*, actor: Actor, workspace: Workspace, since: datetime) -> list[FunnelStep]:
     """People who did each step in the window, each step counting only people who also did every
-    step before it (in any order within the window)."""
+    step before it (in any order within the window). From the per-profile last time of each step
+    (``insights.models.PersonSteps``): the window ends now, so a step was done in it exactly when
+    it was last done at or after ``since``. A person is one row (merges fold rows together), read
+    from an index that holds the whole row; the rare stray row of a merged-away profile is
+    combined with its survivor's."""
     workspace_require(actor=actor, workspace=workspace)
-    person, join = _person_expression()
-    flags, matches, params = [], [], []
-    for i, (_, kind, name) in enumerate(FUNNEL_STEPS):
-        condition = "e.type = %s" + (" AND e.name = %s" if name else "")
-        step_params = [kind, name] if name else [kind]
-        flags.append(f"BOOL_OR({condition}) AS s{i}")
-        params.extend(step_params)
-        matches.append(f"({condition})")
-    match_params: list[Any] = []
-    for _, kind, name in FUNNEL_STEPS:
-        match_params.extend([kind, name] if name else [kind])
+    table = PersonSteps._meta.db_table
+    flags = ", ".join(f"r.{column} >= %s AS s{i}" for i, column in enumerate(STEP_COLUMNS))
+    combined = ", ".join(f"BOOL_OR(r.{column} >= %s) AS s{i}" for i, column in enumerate(STEP_COLUMNS))
     cumulative = [
         f"COUNT(*) FILTER (WHERE {' AND '.join(f's{j}' for j in range(i + 1))})" for i in range(len(FUNNEL_STEPS))
     ]
     sql = f"""
-        WITH people AS (
-            SELECT {person} AS person, {", ".join(flags)}
-            FROM {Event._meta.db_table} e {join}
-            WHERE e.workspace_id = %s AND e.timestamp >= %s AND e.profile_id IS NOT NULL
-              AND ({" OR ".join(matches)})
-            GROUP BY 1
+        WITH {_strays(table)}, people AS (
+            SELECT {flags} FROM {table} r
+            WHERE r.workspace_id = %s AND r.step0_at >= %s AND r.profile_id NOT IN (SELECT profile_id FROM involved)
+            UNION ALL
+            SELECT {combined} FROM involved i JOIN {table} r ON r.workspace_id = %s AND r.profile_id = i.profile_id
+            GROUP BY i.person
         )
         SELECT {", ".join(cumulative)} FROM people
     """  # noqa: S608
-    counts = _cached_rows("funnel", workspace, since, sql, [*params, workspace.id, since, *match_params])[0]
+    at = [since] * len(STEP_COLUMNS)
+    counts = _rows(sql, [workspace.id, workspace.id, *at, workspace.id, since, *at, workspace.id])[0]
     steps = []
     first = int(counts[0] or 0)
     previous: int | None = None
@@ -335,30 +385,55 @@ class Cohort:
         return [round(n / self.size, 4) if self.size else 0.0 for n in self.active]
 
 
-BEHAVIOURAL = ("track", "page", "screen")
-
-
 def cohort_retention(*, actor: Actor, workspace: Workspace, since: datetime) -> list[Cohort]:
     """Weekly cohorts of people by the week of their first behavioural event in the window, and
     how many of them were active in each following week."""
     workspace_require(actor=actor, workspace=workspace)
-    person, join = _person_expression()
-    sql = f"""
-        WITH activity AS (
-            SELECT {person} AS person, date_trunc('week', e.timestamp AT TIME ZONE 'UTC') AS week
-            FROM {Event._meta.db_table} e {join}
-            WHERE e.workspace_id = %s AND e.timestamp >= %s AND e.profile_id IS NOT NULL AND e.type = ANY(%s)
-            GROUP BY 1, 2
-        ), first_seen AS (
-            SELECT person, MIN(week) AS cohort FROM activity GROUP BY person
+    # Weeks after the one that holds ``since`` are wholly in the window; that first week counts
+    # only when its last activity is at or after ``since`` (insights.models.PersonWeek). As for
+    # the funnel, rows of merged-away profiles still in the table count as their survivor.
+    table = PersonWeek._meta.db_table
+    first_week = week_of(since).date()
+    activity = f"""
+        {_strays(table)}, activity AS (
+            SELECT r.profile_id AS person, r.week FROM {table} r
+            WHERE r.workspace_id = %s AND r.week >= %s AND r.last_at >= %s
+              AND r.profile_id NOT IN (SELECT profile_id FROM involved)
+            UNION ALL
+            SELECT DISTINCT i.person, r.week FROM involved i
+            JOIN {table} r ON r.workspace_id = %s AND r.profile_id = i.profile_id AND r.week >= %s AND r.last_at >= %s
+        )"""  # noqa: S608
+    params = [workspace.id, workspace.id, workspace.id, first_week, since, workspace.id, first_week, since]
+    # One pass: per person the first week and the set of active weeks as bits (week offsets from
+    # the window's first week), then people per (first week, set): a few hundred rows however
+    # many people, expanded here. Windows of more than 63 weeks take the general join below.
+    masks = f"""
+        WITH {activity}, people AS (
+            SELECT MIN(week) AS cohort, BIT_OR(1::bigint << ((week - %s) / 7)) AS weeks,
+                   BOOL_OR(week - %s >= 441) AS overflow
+            FROM activity GROUP BY person
         )
-        SELECT f.cohort, (EXTRACT(EPOCH FROM a.week - f.cohort) / 604800)::int AS offset_weeks, COUNT(*)
-        FROM activity a JOIN first_seen f USING (person)
-        GROUP BY 1, 2 ORDER BY 1, 2
+        SELECT cohort, weeks, COUNT(*), BOOL_OR(overflow) FROM people GROUP BY 1, 2
     """  # noqa: S608
     by_cohort: dict[datetime, dict[int, int]] = {}
-    for week, offset, n in _cached_rows("cohorts", workspace, since, sql, [workspace.id, since, list(BEHAVIOURAL)]):
-        by_cohort.setdefault(week, {})[int(offset)] = int(n)
+    rows = _rows(masks, [*params, first_week, first_week], work_mem=PER_PERSON_WORK_MEM)
+    if not any(overflow for *_, overflow in rows):
+        for cohort_week, weeks, n, _ in rows:
+            start = datetime.combine(cohort_week, datetime.min.time())
+            base = (cohort_week - first_week).days // 7
+            offsets = by_cohort.setdefault(start, {})
+            for bit in range(base, 63):
+                if int(weeks) >> bit & 1:
+                    offsets[bit - base] = offsets.get(bit - base, 0) + int(n)
+    else:
+        general = f"""
+            WITH {activity}, first_seen AS (SELECT person, MIN(week) AS cohort FROM activity GROUP BY person)
+            SELECT f.cohort::timestamp, (a.week - f.cohort) / 7 AS offset_weeks, COUNT(*)
+            FROM activity a JOIN first_seen f USING (person)
+            GROUP BY 1, 2 ORDER BY 1, 2
+        """  # noqa: S608
+        for week, offset, n in _rows(general, params, work_mem=PER_PERSON_WORK_MEM):
+            by_cohort.setdefault(week, {})[int(offset)] = int(n)
     today = timezone.now().astimezone(UTC)
     this_week = (today - timedelta(days=today.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     cohorts = []
@@ -394,17 +469,15 @@ def rfm_grid(*, actor: Actor, workspace: Workspace) -> Rfm:
     ``days_since_last_order``, which is as of the features' last write). Quintile =
     1 + floor(5 x percent rank), at most 5: people with equal values share the quintile of the
     first of them, so when most customers have one order they are all in frequency quintile 1
-    rather than split arbitrarily across quintiles."""
+    rather than split arbitrarily across quintiles. The inputs are copied from the features on
+    each ingest (``insights.models.Customer``); a profile merged away since is left out here too."""
     workspace_require(actor=actor, workspace=workspace)
-    features, profiles = ProfileFeatures._meta.db_table, Profile._meta.db_table
     sql = f"""
         WITH customers AS (
-            SELECT (f.computed->>'last_order_at')::timestamptz AS last_order,
-                   (f.computed->>'orders_total')::int AS orders,
-                   COALESCE((f.computed->>'revenue_total')::numeric, 0) AS revenue
-            FROM {features} f JOIN {profiles} p ON p.id = f.profile_id
-            WHERE f.workspace_id = %s AND p.merged_into_id IS NULL
-              AND (f.computed->>'orders_total')::int > 0 AND f.computed->>'last_order_at' IS NOT NULL
+            SELECT last_order_at AS last_order, orders, revenue FROM {Customer._meta.db_table}
+            WHERE workspace_id = %s AND profile_id NOT IN (
+                SELECT id FROM {Profile._meta.db_table} WHERE workspace_id = %s AND merged_into_id IS NOT NULL
+            )
         ), scored AS (
             SELECT LEAST(5, 1 + FLOOR(5 * PERCENT_RANK() OVER (ORDER BY last_order)))::int AS r,
                    LEAST(5, 1 + FLOOR(5 * PERCENT_RANK() OVER (ORDER BY orders)))::int AS f, revenue
@@ -412,5 +485,8 @@ def rfm_grid(*, actor: Actor, workspace: Workspace) -> Rfm:
         )
         SELECT r, f, COUNT(*), AVG(revenue) FROM scored GROUP BY r, f
     """  # noqa: S608
-    cells = [RfmCell(int(r), int(f), int(n), round(float(m), 2)) for r, f, n, m in _rows(sql, [workspace.id])]
+    cells = [
+        RfmCell(int(r), int(f), int(n), round(float(m), 2))
+        for r, f, n, m in _rows(sql, [workspace.id, workspace.id], work_mem=PER_PERSON_WORK_MEM)
+    ]
     return Rfm(cells=sorted(cells, key=lambda c: (c.frequency, c.recency)), customers=sum(c.people for c in cells))

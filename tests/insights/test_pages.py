@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from decisions.models import DecisionStatus
+from insights.services import rollups_rebuild
 from tests.browser.conftest import browser_page  # noqa: F401 - the shared fixture
 from tests.decisions.conftest import person
 from tests.events.conftest import Tracker, tracker, write_key  # noqa: F401 - shared fixtures
@@ -37,6 +38,7 @@ def _shop(workspace, tracker) -> None:  # noqa: F811
             outcome(d, "converted", 40)
         decision(workspace, bo, "cart_reminder", DecisionStatus.HELD_OUT, latency=30, at=now + timedelta(minutes=i))
     decision(workspace, bo, "", DecisionStatus.NOTHING, latency=8, at=now)
+    rollups_rebuild(workspace=workspace)  # what the ingest worker does event by event (test_rollups.py)
 
 
 @pytest.fixture

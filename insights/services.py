@@ -1,0 +1,207 @@
+"""Writes of the insights rollups (``insights.models``): fed from each ingest notification in the
+worker, rebuilt from the event log on demand. Every write is an upsert that keeps the later time,
+so applying events twice, or in any order, gives the same rows as one pass over the log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.db import connection, transaction
+
+from accounts.models import Workspace
+from events.models import Event
+from insights.models import Customer, PersonSteps, PersonWeek
+from profiles.models import Profile, ProfileFeatures
+
+# (type, name) of each funnel step, in order; a page step matches any page name. The selectors'
+# FUNNEL_STEPS labels these; the rollup's step<i>_at columns follow this order.
+FUNNEL_MATCHES: tuple[tuple[str, str], ...] = (
+    ("page", ""),
+    ("track", "Product Viewed"),
+    ("track", "Product Added"),
+    ("track", "Checkout Started"),
+    ("track", "Order Completed"),
+)
+BEHAVIOURAL = ("track", "page", "screen")
+STEP_COLUMNS = tuple(f"step{i}_at" for i in range(len(FUNNEL_MATCHES)))
+
+
+def step_of(kind: str, name: str) -> int | None:
+    for i, (step_kind, step_name) in enumerate(FUNNEL_MATCHES):
+        if kind == step_kind and (not step_name or name == step_name):
+            return i
+    return None
+
+
+def week_of(moment: datetime) -> datetime:
+    """Monday 00:00 UTC of the moment's week (PostgreSQL's ``date_trunc('week', ...)`` in UTC)."""
+    utc = moment.astimezone(UTC)
+    return (utc - timedelta(days=utc.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _parse(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def rollups_apply(*, workspace_id: UUID | str, events: Iterable[Mapping[str, Any]]) -> int:
+    """Fold stored events (``{"profile_id", "type", "name", "timestamp"}``, as in the
+    ``event.ingested`` payload) into the rollups; returns how many events counted."""
+    steps: dict[str, list[datetime | None]] = {}
+    weeks: dict[tuple[str, datetime], datetime] = {}
+    counted = 0
+    for event in events:
+        profile_id, kind = event.get("profile_id"), str(event.get("type") or "")
+        if not profile_id or kind not in BEHAVIOURAL:
+            continue
+        counted += 1
+        at = _parse(event["timestamp"])
+        key = str(profile_id)
+        week_key = (key, week_of(at))
+        weeks[week_key] = max(weeks.get(week_key, at), at)
+        step = step_of(kind, str(event.get("name") or ""))
+        if step is not None:
+            row = steps.setdefault(key, [None] * len(FUNNEL_MATCHES))
+            current = row[step]
+            row[step] = at if current is None else max(current, at)
+    if not counted:
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Sorted keys: two workers folding overlapping batches lock the rows in the same order.
+        if steps:
+            greatest = ", ".join(f"{c} = GREATEST(t.{c}, EXCLUDED.{c})" for c in STEP_COLUMNS)
+            cursor.executemany(
+                f"""INSERT INTO {PersonSteps._meta.db_table} AS t (workspace_id, profile_id, {", ".join(STEP_COLUMNS)})
+                    VALUES (%s, %s, {", ".join(["%s"] * len(STEP_COLUMNS))})
+                    ON CONFLICT (workspace_id, profile_id) DO UPDATE SET {greatest}""",  # noqa: S608
+                [[str(workspace_id), key, *steps[key]] for key in sorted(steps)],
+            )
+        cursor.executemany(
+            f"""INSERT INTO {PersonWeek._meta.db_table} AS t (workspace_id, profile_id, week, last_at)
+                VALUES (%s, %s, %s, %s)
+                ON CONFLICT (workspace_id, week, profile_id)
+                DO UPDATE SET last_at = GREATEST(t.last_at, EXCLUDED.last_at)""",  # noqa: S608
+            [[str(workspace_id), key, week.date(), weeks[(key, week)]] for key, week in sorted(weeks)],
+        )
+    return counted
+
+
+def rollups_rebuild(*, workspace: Workspace, profile_ids: Sequence[UUID | str] | None = None) -> None:
+    """Recompute the rollups from the event log and the features (all of the workspace, or only
+    some stored profiles): for a new deployment, or after events were lost on their way to the worker. Safe
+    while events arrive: rows are replaced in one transaction and the worker's upserts keep the
+    later time either way."""
+    events, steps_table, weeks_table = Event._meta.db_table, PersonSteps._meta.db_table, PersonWeek._meta.db_table
+    only = "AND e.profile_id = ANY(%s::uuid[])" if profile_ids is not None else ""
+    only_rows = "AND profile_id = ANY(%s::uuid[])" if profile_ids is not None else ""
+    ids = [[str(p) for p in profile_ids]] if profile_ids is not None else []
+    conditions, params = [], []
+    for kind, name in FUNNEL_MATCHES:
+        conditions.append("e.type = %s" + (" AND e.name = %s" if name else ""))
+        params.extend([kind, name] if name else [kind])
+    columns = ", ".join(f"MAX(e.timestamp) FILTER (WHERE {c})" for c in conditions)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {steps_table} WHERE workspace_id = %s {only_rows}", [workspace.id, *ids])  # noqa: S608
+        cursor.execute(f"DELETE FROM {weeks_table} WHERE workspace_id = %s {only_rows}", [workspace.id, *ids])  # noqa: S608
+        cursor.execute(
+            f"""INSERT INTO {steps_table} AS t (workspace_id, profile_id, {", ".join(STEP_COLUMNS)})
+                SELECT e.workspace_id, e.profile_id, {columns} FROM {events} e
+                WHERE e.workspace_id = %s AND e.profile_id IS NOT NULL {only} AND ({" OR ".join(conditions)})
+                GROUP BY e.workspace_id, e.profile_id
+                ON CONFLICT (workspace_id, profile_id) DO UPDATE SET
+                {", ".join(f"{c} = GREATEST(t.{c}, EXCLUDED.{c})" for c in STEP_COLUMNS)}""",  # noqa: S608
+            [*params, workspace.id, *ids, *params],
+        )
+        cursor.execute(
+            f"""INSERT INTO {weeks_table} AS t (workspace_id, profile_id, week, last_at)
+                SELECT e.workspace_id, e.profile_id, date_trunc('week', e.timestamp AT TIME ZONE 'UTC')::date,
+                       MAX(e.timestamp)
+                FROM {events} e
+                WHERE e.workspace_id = %s AND e.profile_id IS NOT NULL {only} AND e.type = ANY(%s)
+                GROUP BY 1, 2, 3
+                ON CONFLICT (workspace_id, week, profile_id)
+                DO UPDATE SET last_at = GREATEST(t.last_at, EXCLUDED.last_at)""",  # noqa: S608
+            [workspace.id, *ids, list(BEHAVIOURAL)],
+        )
+        customers_refresh(workspace_id=workspace.id, profile_ids=profile_ids)
+
+
+def customers_refresh(*, workspace_id: UUID | str, profile_ids: Sequence[UUID | str] | None = None) -> None:
+    """Copy the RFM inputs of these profiles (all of the workspace when ``None``) from their
+    features as they are now: a customer is a live profile whose features have at least one order
+    and a last order time. A copy of the current state, so a repeated or reordered notification
+    leaves the same row; a profile that is merged away or has lost its features loses its row."""
+    customers, features, profiles = Customer._meta.db_table, ProfileFeatures._meta.db_table, Profile._meta.db_table
+    only = "AND profile_id = ANY(%s::uuid[])" if profile_ids is not None else ""
+    only_f = "AND f.profile_id = ANY(%s::uuid[])" if profile_ids is not None else ""
+    ids = [[str(p) for p in profile_ids]] if profile_ids is not None else []
+    if profile_ids is not None and not profile_ids:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {customers} WHERE workspace_id = %s {only}", [str(workspace_id), *ids])  # noqa: S608
+        cursor.execute(
+            f"""INSERT INTO {customers} (profile_id, workspace_id, last_order_at, orders, revenue)
+                SELECT f.profile_id, f.workspace_id, (f.computed->>'last_order_at')::timestamptz,
+                       (f.computed->>'orders_total')::int, COALESCE((f.computed->>'revenue_total')::numeric, 0)
+                FROM {features} f JOIN {profiles} p ON p.id = f.profile_id
+                WHERE f.workspace_id = %s {only_f} AND p.merged_into_id IS NULL
+                  AND (f.computed->>'orders_total')::int > 0 AND f.computed->>'last_order_at' IS NOT NULL
+                ON CONFLICT (profile_id) DO UPDATE SET last_order_at = EXCLUDED.last_order_at,
+                    orders = EXCLUDED.orders, revenue = EXCLUDED.revenue""",  # noqa: S608
+            [str(workspace_id), *ids],
+        )
+
+
+def rollups_merge(*, workspace_id: UUID | str, survivor_id: UUID | str, merged_ids: Sequence[UUID | str]) -> None:
+    """A merge re-points the merged-away profiles' events to the survivor; their rollup rows
+    follow (folded into the survivor's with the later times). Until then, and for any
+    notification about them still in flight, readers map them through ``merged_into``, so the
+    numbers are right either way; this keeps the rows equal to a rebuild and the tables lean."""
+    merged = [str(m) for m in merged_ids if str(m) != str(survivor_id)]
+    if not merged:
+        return
+    customers_refresh(workspace_id=workspace_id, profile_ids=[*merged, str(survivor_id)])
+    steps_table, weeks_table = PersonSteps._meta.db_table, PersonWeek._meta.db_table
+    columns = ", ".join(STEP_COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {steps_table} AS t (workspace_id, profile_id, {columns})
+                SELECT workspace_id, %s::uuid, {", ".join(f"MAX({c})" for c in STEP_COLUMNS)} FROM {steps_table}
+                WHERE workspace_id = %s AND profile_id = ANY(%s::uuid[]) GROUP BY workspace_id
+                ON CONFLICT (workspace_id, profile_id) DO UPDATE SET
+                {", ".join(f"{c} = GREATEST(t.{c}, EXCLUDED.{c})" for c in STEP_COLUMNS)}""",  # noqa: S608
+            [str(survivor_id), str(workspace_id), merged],
+        )
+        cursor.execute(
+            f"""INSERT INTO {weeks_table} AS t (workspace_id, profile_id, week, last_at)
+                SELECT workspace_id, %s::uuid, week, MAX(last_at) FROM {weeks_table}
+                WHERE workspace_id = %s AND profile_id = ANY(%s::uuid[]) GROUP BY workspace_id, week
+                ON CONFLICT (workspace_id, week, profile_id)
+                DO UPDATE SET last_at = GREATEST(t.last_at, EXCLUDED.last_at)""",  # noqa: S608
+            [str(survivor_id), str(workspace_id), merged],
+        )
+        for table in (steps_table, weeks_table):
+            cursor.execute(
+                f"DELETE FROM {table} WHERE workspace_id = %s AND profile_id = ANY(%s::uuid[])",  # noqa: S608
+                [str(workspace_id), merged],
+            )
+
+
+def rollups_erase_for_subject(
+    *, workspace: Workspace, profile_ids: Sequence[Any], identifiers: Sequence[tuple[str, str]]
+) -> int:
+    """Subject erasure: the erased people's events are gone, so are their rollup rows."""
+    ids = list(profile_ids)
+    deleted = PersonSteps.objects.filter(workspace=workspace, profile_id__in=ids).delete()[0]
+    deleted += Customer.objects.filter(workspace=workspace, profile_id__in=ids).delete()[0]
+    return deleted + PersonWeek.objects.filter(workspace=workspace, profile_id__in=ids).delete()[0]
+
+
+def rollups_export_for_subject(*, workspace: Workspace, profile_ids: Sequence[Any]) -> list[dict[str, Any]]:
+    """Nothing personal beyond the events themselves (exported by the events app): the rollup is
+    derived activity times, listed for completeness."""
+    rows = PersonWeek.objects.filter(workspace=workspace, profile_id__in=list(profile_ids)).order_by("week")
+    return [{"week": r.week.isoformat(), "last_at": r.last_at.isoformat()} for r in rows]
