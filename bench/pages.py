@@ -527,8 +527,9 @@ MISS_NOTES = {
     "Customers search: partial name": "part of a name or email is looked for in every live profile (a sequential "
     "scan of the profile table): no trigram index, since the embedded PostgreSQL has no pg_trgm. Exact "
     "identifiers (email, user id, phone) answer from the identifier index.",
-    "Decision log: lift fragment": "it reads the running totals per action and arm (insights.models.DecisionArm, "
-    "kept by triggers); what is left is the page's own work and waiting on the shared, loaded machine.",
+    "Decision log: lift fragment": "it scans the decision log grouped by action (decisions.selectors.action_lifts, "
+    "the reference computation; 200,000 decisions here). decisions may not read insights' running totals "
+    "(insights.models.DecisionArm), which the Insights page uses; serving this fragment from insights is the fix.",
     "Insights": "no chart reads the event log any more (rollups in insights.models), but the cohorts still read one "
     "row per active person-week of the window, the RFM grid ranks every customer, and the allocation and latency "
     "charts read every decision of the window (from a covering index): seven statements that together take most "
