@@ -29,7 +29,7 @@ from core.broadcast import broadcast_after_commit, workspace_group
 from decisions.approval_selectors import approval_expires_at, approval_require
 from decisions.guardrails import BrandSafety, CandidateAction, check_brand_safety
 from decisions.models import ApprovalResult, ApprovalReview, Decision, DecisionStatus
-from decisions.services import DECISION_APPROVED, guardrail_config
+from decisions.services import DECISION_APPROVED, DECISION_DECLINED, guardrail_config
 
 APPROVAL_DECIDED = "approval.decided"
 APPROVAL_REQUESTED = "approval.requested"
@@ -70,6 +70,12 @@ def _announce(decision: Decision, review: ApprovalReview) -> None:
             DECISION_APPROVED,
             workspace_id=decision.workspace_id,
             payload={"decision_id": str(decision.id), "approved_by": review.decided_by_label},
+        )
+    elif decision.status in (DecisionStatus.REJECTED, DecisionStatus.EXPIRED):
+        domain_events.publish(
+            DECISION_DECLINED,
+            workspace_id=decision.workspace_id,
+            payload={"decision_id": str(decision.id), "status": decision.status, "reason": review.reason},
         )
 
 

@@ -48,6 +48,9 @@ from profiles.sql import bulk_execute
 DECISION_MADE = "decision.made"
 """payload: {"decision_id", "status", "broadcast": {...}}. Channel work (delivery, tickets) acts on
 it only when status is "acted"; held-out, shadow, pending and do-nothing decisions are never sent."""
+DECISION_DECLINED = "decision.declined"
+"""payload: {"decision_id", "status": "rejected" | "expired", "reason"}: a decision that waited for
+approval will never be acted on (playbooks skip the step and carry on)."""
 DECISION_APPROVED = "decision.approved"
 """payload: {"decision_id", "approved_by"}: a decision that waited for approval may now be acted
 on (its status is "approved"; rendered content may have been edited by the approver)."""

@@ -822,6 +822,39 @@ def playbook_step_resume(*, decision_id: Any) -> PlaybookRun | None:
     return run
 
 
+def playbook_step_decline(*, decision_id: Any, status: str, reason: str = "") -> PlaybookRun | None:
+    """An approver rejected a waiting step's decision, or nobody decided in time: the step is
+    skipped (recorded, with why) and the run carries on with its other steps."""
+    with transaction.atomic():
+        step = (
+            PlaybookStep.objects.select_for_update()
+            .select_related("run", "run__workspace")
+            .filter(decision_id=decision_id, status=StepStatus.WAITING)
+            .first()
+        )
+        if step is None:
+            return None
+        run = PlaybookRun.objects.select_for_update().select_related("workspace").get(pk=step.run_id)
+        why = "the approver rejected it" if status == "rejected" else "nobody approved it in time"
+        step.status = StepStatus.SKIPPED
+        step.last_error = f"{why}{': ' + reason if reason else ''}"
+        step.save(update_fields=["status", "last_error", "updated_at"])
+        run.status = RunStatus.RUNNING
+        run.save(update_fields=["status", "updated_at"])
+        audit_record(
+            workspace=run.workspace,
+            actor=None,
+            action="playbook.step_skipped",
+            target_type="PlaybookRun",
+            target_id=str(run.id),
+            after={"step": step.index + 1, "type": step.type, "decision": str(decision_id), "status": status},
+            reason=step.last_error,
+        )
+        run_id = run.id
+        transaction.on_commit(lambda: _enqueue_advance(run_id))
+    return run
+
+
 # --- shipped defaults ---------------------------------------------------------------------------------------------
 
 DEFAULT_SIGNAL_KEY = "payment-failures-high-clv"

@@ -32,3 +32,15 @@ def on_decision_approved(event: DomainEvent) -> None:
     decision_id = event.payload.get("decision_id")
     if decision_id:
         playbook_step_resume(decision_id=decision_id)
+
+
+def on_decision_declined(event: DomainEvent) -> None:
+    from journeys.services import playbook_step_decline
+
+    decision_id = event.payload.get("decision_id")
+    if decision_id:
+        playbook_step_decline(
+            decision_id=decision_id,
+            status=str(event.payload.get("status", "")),
+            reason=str(event.payload.get("reason", "")),
+        )

@@ -23,7 +23,7 @@ from journeys.services import (
     signals_evaluate_events,
     signals_evaluate_score,
 )
-from journeys.subscribers import on_decision_approved
+from journeys.subscribers import on_decision_approved, on_decision_declined
 from profiles.subject_rights import subject_data_erase, subject_data_export
 from tests.decisions.conftest import identify, person
 
@@ -95,7 +95,45 @@ def test_a_high_risk_step_waits_for_approval_and_resumes_when_approved(shop) -> 
 
 
 @pytest.mark.django_db
-def test_a_rejected_step_fails_the_run_without_acting(shop) -> None:
+def test_a_rejected_step_is_skipped_and_the_run_carries_on(shop) -> None:
+    # given a run whose risky ticket step waits for approval, before a safe suppression step
+    signal = _signal(shop)
+    _playbook(
+        shop,
+        signal,
+        [
+            {"type": "ticket", "subject": "Call {traits.first_name}", "body": "Churn risk rose", "risk_tier": "high"},
+            {"type": "suppress", "event": "payment_failed"},
+        ],
+    )
+    [run] = signal_fire(signal=signal, profile=person(shop, "ana"), trigger_ref="t1", facts={}, because="x")
+    run = _advance(run)
+    assert run.status == RunStatus.WAITING
+    waiting = Decision.objects.get(pk=str(run.steps.get(index=0).decision_id))
+    # when an approver rejects it (the "decision declined" fact, published after commit, which this
+    # rolled-back test never reaches, is handed to the subscriber)
+    from decisions.approvals import approval_reject
+
+    owner = shop.memberships.get(role="owner").user
+    approval_reject(workspace=shop, decision=waiting, actor=owner, reason="Ana asked not to be called")
+    on_decision_declined(
+        DomainEvent("decision.declined", str(shop.id), {"decision_id": str(waiting.id), "status": "rejected"})
+    )
+    run = _advance(run)
+    # then the ticket step is skipped with why, nothing was opened, and the next step ran
+    from support.models import Ticket
+
+    steps = list(run.steps.order_by("index"))
+    assert run.status == RunStatus.COMPLETED
+    assert [s.status for s in steps] == [StepStatus.SKIPPED, StepStatus.DONE]
+    assert steps[0].last_error == "the approver rejected it"
+    assert not Ticket.objects.filter(workspace=shop).exists()
+    assert SuppressionWindow.objects.filter(workspace=shop).exists()
+    assert AuditEntry.objects.filter(action="playbook.step_skipped", target_id=str(run.id)).exists()
+
+
+@pytest.mark.django_db
+def test_a_step_found_rejected_when_it_runs_fails_the_run_without_acting(shop) -> None:
     signal = _signal(shop)
     _playbook(shop, signal, [{"type": "suppress", "event": "payment_failed", "risk_tier": "high"}])
     [run] = signal_fire(signal=signal, profile=person(shop, "ana"), trigger_ref="t1", facts={}, because="x")
