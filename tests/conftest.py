@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -33,6 +35,21 @@ def _tag_test_thread_connection(sender: object, connection: object, **kwargs: ob
 
 
 connection_created.connect(_tag_test_thread_connection, dispatch_uid="tests.tag_test_thread_connection")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_leftover_connections(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """At the very end, before the test database is dropped: end every other session on it
+    (live servers' threads, workers, a browser test's own connection) so the drop succeeds."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
 
 ARTIFACTS_DIR = Path(
     os.environ.get("TEST_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "var" / "test-artifacts")
