@@ -51,6 +51,15 @@ def _end_leftover_connections(django_db_setup: None, django_db_blocker: Any) -> 
         )
 
 
+@pytest.fixture
+def server_url() -> Iterator[str]:
+    """cep.asgi (pages, APIs, websockets) under uvicorn on 127.0.0.1 (tests/live.py)."""
+    from tests.live import asgi_server
+
+    with asgi_server() as url:
+        yield url
+
+
 ARTIFACTS_DIR = Path(
     os.environ.get("TEST_ARTIFACTS_DIR", Path(__file__).resolve().parent.parent / "var" / "test-artifacts")
 )

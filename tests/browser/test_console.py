@@ -12,8 +12,6 @@ tests/decisions/test_browser_catalog.py. Screenshots go to the artifacts directo
 from __future__ import annotations
 
 import functools
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,7 +19,6 @@ from typing import Any
 import pytest
 import requests
 from celery.contrib.testing.worker import start_worker
-from django.conf import settings
 from django.test import Client
 
 from accounts.roles import Role
@@ -31,7 +28,8 @@ from decisions.models import Decision
 from decisions.services import decision_make, guardrails_save, outcome_record, policy_save
 from profiles.selectors import profile_by_identifier
 from tests.decisions.conftest import identify, make_action, track
-from tests.events.conftest import Tracker, _free_port, basic
+from tests.events.conftest import Tracker, basic
+from tests.live import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,33 +42,6 @@ def _close_connection_after_module() -> Iterator[None]:
     from django.db import connection
 
     connection.close()
-
-
-@pytest.fixture
-def server_url() -> Iterator[str]:
-    """cep.asgi under uvicorn in a thread on 127.0.0.1: pages, the tracking API and /ws/workspace/."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config("cep.asgi:application", host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        # No backends are terminated afterwards (unlike tests/events): connections are not kept
-        # per thread (CONN_MAX_AGE 0), the pool is closed with the test database, and the test
-        # body's own connection (Playwright runs it in a context of its own) must stay usable
-        # for the next test.
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def own_connection(test: Callable[..., None]) -> Callable[..., None]:
@@ -89,13 +60,6 @@ def own_connection(test: Callable[..., None]) -> Callable[..., None]:
             connection.close()
 
     return wrapper
-
-
-def _log_in(page, server_url: str, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": server_url}])
 
 
 @pytest.fixture
@@ -139,7 +103,7 @@ def test_a_tracked_event_shows_its_decision_on_the_open_live_stream(
     # given a storefront whose live policy decides on "Checkout Started", and a worker running
     _, write_key = storefront
     page = browser_page
-    _log_in(page, server_url, workspace.memberships.get(role=Role.OWNER).user)
+    log_in(page, server_url, workspace.memberships.get(role=Role.OWNER).user)
     with start_worker(celery_app, queues=["ingest"], perform_ping_check=False, shutdown_timeout=10):
         # and the live stream open, connected to the workspace websocket, with nothing on it yet
         page.goto(f"{server_url}/decisions/live/")
@@ -199,7 +163,7 @@ def test_a_marketer_searches_a_customer_and_opens_their_360(
     stored = Decision.objects.filter(workspace=workspace).count()
     page = browser_page
     page.set_viewport_size({"width": 1280, "height": 800})  # a laptop screen
-    _log_in(page, server_url, workspace.memberships.get(role=Role.OWNER).user)
+    log_in(page, server_url, workspace.memberships.get(role=Role.OWNER).user)
 
     # when the marketer types her email into the customer search (no submit: it searches as they type)
     page.goto(f"{server_url}/customers/")
@@ -239,7 +203,7 @@ def test_the_dashboard_feed_counts_and_adds_decisions_as_they_are_made(
     # given the dashboard open with no decision yet today, and a worker running
     _, write_key = storefront
     page = browser_page
-    _log_in(page, server_url, workspace.memberships.get(role=Role.OWNER).user)
+    log_in(page, server_url, workspace.memberships.get(role=Role.OWNER).user)
     with start_worker(celery_app, queues=["ingest"], perform_ping_check=False, shutdown_timeout=10):
         page.goto(f"{server_url}/")
         page.wait_for_selector("#dashboard-feed")
@@ -265,7 +229,7 @@ def test_a_marketer_shadow_runs_a_draft_policy_and_reads_the_log(
     policy_save(workspace=workspace, actor=None, values={"key": "gentle", "name": "Gentle", "status": "draft"})
     page = browser_page
     page.set_viewport_size({"width": 1280, "height": 800})
-    _log_in(page, server_url, workspace.memberships.get(role=Role.OWNER).user)
+    log_in(page, server_url, workspace.memberships.get(role=Role.OWNER).user)
     # when the marketer shadow-runs the draft from the policy list, using the keyboard
     page.goto(f"{server_url}/policies/")
     page.locator('tr[data-policy="gentle"]').get_by_role("button", name="Shadow-run").focus()

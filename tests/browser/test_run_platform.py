@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,9 @@ import pytest
 import requests
 from django.db import connection
 
+from tests.live import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _read_banner(proc: subprocess.Popen[str], deadline: float) -> dict[str, str]:
@@ -44,7 +39,7 @@ def _read_banner(proc: subprocess.Popen[str], deadline: float) -> dict[str, str]
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_platform_starts_demo_login_sees_dashboard_and_ctrl_c_stops_all(tmp_path, browser_page, artifacts_dir) -> None:
-    port = _free_port()
+    port = free_port()
     db = connection.settings_dict
     env = {
         **os.environ,

@@ -3,52 +3,16 @@ the entered values stay; fixing it saves the action. Screenshots of every catalo
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from accounts.roles import Role
 from decisions.models import Action
 from decisions.services import policy_save
 from tests.browser.conftest import browser_page  # noqa: F401 - the shared fixture
 from tests.decisions.test_evaluation import _simulate, world  # noqa: F401 - the simulated world fixture
-from tests.events.conftest import _close_server_connections, _free_port
+from tests.live import log_in
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def server_url() -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config("cep.asgi:application", host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        _close_server_connections()
-
-
-def _log_in(page, server_url: str, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": server_url}])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -56,7 +20,7 @@ def test_marketer_fixes_an_invalid_condition_and_saves(world, server_url, browse
     workspace, live = world
     marketer = workspace.memberships.get(role=Role.OWNER).user
     page = browser_page
-    _log_in(page, server_url, marketer)
+    log_in(page, server_url, marketer)
 
     page.goto(f"{server_url}/actions/new/")
     page.fill("#id_name", "Win-back email")

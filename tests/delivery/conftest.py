@@ -3,7 +3,6 @@ and a Celery worker thread on the queues delivery work passes through."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from celery.contrib.testing.worker import start_worker
 from cep.celery import app as celery_app
 from delivery.signing import WebhookVerificationError, verify
 from tests.decisions.conftest import shop, tracker, write_key  # noqa: F401 - shared fixtures
+from tests.live import free_port
 
 WORKER_QUEUES = ["ingest", "delivery", "decisions"]
 
@@ -46,12 +46,6 @@ class Receiver:
     @property
     def successes(self) -> list[Received]:
         return [r for r in self.requests if r.answered == 200]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -103,7 +97,7 @@ def smtp_server(settings) -> Iterator[Mailbox]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1; Django's SMTP backend is pointed at it."""
     from aiosmtpd.controller import Controller
 
-    port = _free_port()
+    port = free_port()
     box = Mailbox(host="127.0.0.1", port=port)
 
     class Handler:

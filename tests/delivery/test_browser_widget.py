@@ -4,9 +4,6 @@ Screenshots of the widget and the delivery and journeys pages go to the artifact
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,33 +18,9 @@ from journeys.services import DEFAULT_PLAYBOOK_KEY, journeys_defaults_install, p
 from tests.browser.conftest import browser_page  # noqa: F401 - the shared fixture
 from tests.decisions.conftest import person
 from tests.delivery.conftest import wait_for, worker
-from tests.events.conftest import _close_server_connections, _free_port
 
 pytestmark = pytest.mark.browser
 WIDGET = Path(settings.BASE_DIR) / "static" / "js" / "inapp-widget.js"
-
-
-@pytest.fixture
-def server_url() -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config("cep.asgi:application", host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        _close_server_connections()
 
 
 def _reconnect_if_terminated() -> None:

@@ -3,9 +3,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +11,7 @@ from django.test import Client
 
 from accounts.models import Workspace
 from accounts.selectors import write_key_active
+from tests.live import asgi_server
 
 
 def basic(key: str) -> str:
@@ -61,12 +59,6 @@ def tracker(client: Client, write_key: str) -> Tracker:
     return Tracker(client, write_key)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 ASGI_APPS = {
     "django": "tests.events.asgi_app:application",  # the DRF views behind Django's middleware
     "lean": "cep.asgi:application",  # as deployed: the lean path (core/lean_asgi.py) in front
@@ -78,42 +70,8 @@ def live_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The real ASGI app under uvicorn in a thread, bound to 127.0.0.1 only, once through
     Django's views and once through the lean path, as deployed. Use with
     ``django_db(transaction=True)`` so the server's own connections see the test's data."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(ASGI_APPS[request.param], host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        _close_server_connections()
-
-
-def _close_server_connections() -> None:
-    """The server ran views in its own threads, whose persistent connections to the test
-    database would block dropping it at the end of the session. The test thread's own
-    connections (tagged in tests/conftest.py, including the one a test body opens inside
-    Playwright's context) are spared: ending them would break the next test that uses them."""
-    from django.db import connection
-
-    from tests.conftest import MAIN_THREAD_APPLICATION_NAME
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> %s",
-            [MAIN_THREAD_APPLICATION_NAME],
-        )
+    with asgi_server(ASGI_APPS[request.param]) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

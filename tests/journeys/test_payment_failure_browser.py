@@ -20,9 +20,8 @@ from support.services import support_defaults_install, ticket_create
 from tests.browser.conftest import browser_page  # noqa: F401 - the shared fixture
 from tests.decisions.conftest import identify, person
 from tests.delivery.conftest import http_receiver, wait_for, worker
-from tests.events.conftest import _close_server_connections
 from tests.journeys.conftest import clv_scores
-from tests.support.test_browser_queue import _log_in, server_url  # noqa: F401 - the uvicorn fixture
+from tests.live import close_server_connections, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +36,7 @@ def _close_connection_after_module(django_db_blocker) -> Iterator[None]:
     from django.db import connection
 
     with django_db_blocker.unblock():
-        _close_server_connections()
+        close_server_connections()
     connection.close()
 
 
@@ -47,7 +46,7 @@ def test_payment_failures_put_a_priority_ticket_on_top_of_the_open_queue(
     tracker,
     write_key,
     fast_steps,
-    server_url,  # noqa: F811 - the uvicorn fixture
+    server_url,
     browser_page,  # noqa: F811 - the shared fixture
     artifacts_dir,
 ) -> None:
@@ -70,7 +69,7 @@ def test_payment_failures_put_a_priority_ticket_on_top_of_the_open_queue(
     model()  # trained on first use; warm it so the worker thread does not stall the page's socket
 
     page = browser_page
-    _log_in(page, server_url, shop.memberships.get(role="owner").user)
+    log_in(page, server_url, shop.memberships.get(role="owner").user)
     page.goto(f"{server_url}/support/")
     page.wait_for_selector("#live-indicator[data-state='live']")
     assert page.locator("#ticket-queue tbody tr").first.get_attribute("data-ticket") == str(calm.id)

@@ -4,8 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,32 +16,15 @@ from accounts.selectors import write_key_active
 from cep.celery import app as celery_app
 from decisions.defaults import catalog_defaults_install
 from decisions.services import guardrails_save
-from tests.events.conftest import _close_server_connections, _free_port
 from tests.factories import make_secret_key
+from tests.live import asgi_server
 
 
 @pytest.fixture
 def platform_url(transactional_db: None) -> Iterator[str]:
     """The real ASGI app (cep.asgi) under uvicorn in a thread on 127.0.0.1, as `make run` serves it."""
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config("cep.asgi:application", host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        _close_server_connections()
+    with asgi_server() as url:
+        yield url
 
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,20 +5,16 @@ claims it. Screenshots: var/test-artifacts/support-queue-*.png."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from support.models import Ticket
 from support.services import ticket_create
 from tests.browser.conftest import browser_page  # noqa: F401 - the shared fixture
-from tests.events.conftest import _close_server_connections, _free_port
 from tests.factories import make_secret_key
+from tests.live import close_server_connections, log_in
 from tests.support.conftest import give_scores, people, scored_crowd, track
 
 pytestmark = pytest.mark.browser
@@ -33,39 +29,8 @@ def _close_connection_after_module(django_db_blocker) -> Iterator[None]:
     from django.db import connection
 
     with django_db_blocker.unblock():
-        _close_server_connections()
+        close_server_connections()
     connection.close()
-
-
-@pytest.fixture
-def server_url() -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config("cep.asgi:application", host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        # No backends are terminated afterwards (see tests/browser/test_console.py): the test
-        # body's own connection, in Playwright's context, must stay usable for the next test.
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-def _log_in(page, server_url: str, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": server_url}])
 
 
 def _post_ticket(server_url: str, key: str, body: dict) -> dict:
@@ -99,7 +64,7 @@ def test_an_api_ticket_tops_the_live_queue_and_the_agent_claims_it(
     calm = ticket_create(workspace=desk, profile=bo, subject="Where is my parcel?", body="Just checking.")
     key = make_secret_key(workspace=desk)
     page = browser_page
-    _log_in(page, server_url, owner)
+    log_in(page, server_url, owner)
     page.goto(f"{server_url}/support/")
     page.wait_for_selector("#live-indicator[data-state='live']")
     assert page.locator("#ticket-queue tbody tr").first.get_attribute("data-ticket") == str(calm.id)
@@ -168,7 +133,7 @@ def test_the_sales_desk_shows_the_account_card(desk, tracker, server_url, browse
     lead_create(workspace=desk, profile=ana, task="Follow up on the team plan")
     lead_create(workspace=desk, profile=bo, account="Bo Ltd")
     page = browser_page
-    _log_in(page, server_url, desk.memberships.get(role="owner").user)
+    log_in(page, server_url, desk.memberships.get(role="owner").user)
 
     page.goto(f"{server_url}/sales/")
 

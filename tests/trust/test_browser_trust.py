@@ -10,7 +10,7 @@ from celery.contrib.testing.worker import start_worker
 from cep.celery import app as celery_app
 from decisions.models import Decision, DecisionStatus
 from tests.browser.conftest import browser_page  # noqa: F401 - the shared fixture
-from tests.decisions.test_browser_catalog import _log_in, server_url  # noqa: F401 - the live server fixture
+from tests.live import log_in
 from tests.trust.conftest import propose
 
 pytestmark = pytest.mark.browser
@@ -29,7 +29,7 @@ def test_approver_works_the_live_queue(queue, approver, server_url, browser_page
     _fresh_connection()
     page = browser_page
     first = propose(queue, "ana")
-    _log_in(page, server_url, approver)
+    log_in(page, server_url, approver)
     page.goto(f"{server_url}/approvals/")
     page.wait_for_selector("#live-indicator[data-state=live]")
     assert page.locator(f"#approval-{first.id}").is_visible()
@@ -78,7 +78,7 @@ def test_trust_audit_and_privacy_pages(queue, approver, server_url, browser_page
     # Database reads first: while Playwright drives the page, the ORM may run in another context.
     ana = person(queue, "ana")
     page = browser_page
-    _log_in(page, server_url, owner)
+    log_in(page, server_url, owner)
     page.goto(f"{server_url}/trust/")
     assert page.locator("#trust-table tr[data-action=care_note]").inner_text().count("Keeps asking") == 1
     page.screenshot(path=str(artifacts_dir / "trust-levels.png"), full_page=True)
