@@ -166,8 +166,8 @@ def catalog_current(workspace: Workspace, stamp: str) -> Catalog:
 
 
 def catalog_forget(workspace_id: UUID | None = None) -> None:
-    """Drop cached catalogs (all of them without an id). Editing services call it after commit so
-    this process rereads at once; other processes notice through the stamp."""
+    """Drop cached catalogs (all of them without an id). Not needed for correctness: every
+    decision compares the cached catalog's stamp with the database's and reloads on a change."""
     with _lock:
         if workspace_id is None:
             _catalogs.clear()
