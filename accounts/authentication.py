@@ -13,11 +13,33 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from accounts.models import SecretKey, Workspace
+from accounts.models import SecretKey
 from accounts.principals import ApiKeyPrincipal
-from accounts.selectors import workspace_from_write_key
 
 LAST_USED_RESOLUTION_SECONDS = 60
+WRITE_KEY_MISSING = "Send the write key as the HTTP Basic username or as 'writeKey' in the body."
+WRITE_KEY_UNKNOWN = "Unknown or revoked write key."
+
+
+def secret_key_problem(key: SecretKey | None, value: str) -> str | None:
+    """Why ``value`` (the full key a caller sent) does not authenticate as ``key`` (the row its
+    prefix names, or None), or None when it does."""
+    if key is None or not key.is_valid(value):
+        return "Unknown secret key."
+    if key.revoked:
+        return "This secret key was revoked."
+    if key.has_expired:
+        return "This secret key has expired."
+    return None
+
+
+def secret_key_touch(key: SecretKey) -> None:
+    """Record when the key was last used, at most once a minute (a write per request would cost
+    more than the request)."""
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
+        SecretKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
 
 
 class SecretKeyAuthentication(BaseAuthentication):
@@ -35,15 +57,10 @@ class SecretKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Authorization header has no key after 'Bearer'.")
         prefix, _, _ = value.partition(".")
         key = SecretKey.objects.select_related("workspace").filter(prefix=prefix).first()
-        if key is None or not key.is_valid(value):
-            raise exceptions.AuthenticationFailed("Unknown secret key.")
-        if key.revoked:
-            raise exceptions.AuthenticationFailed("This secret key was revoked.")
-        if key.has_expired:
-            raise exceptions.AuthenticationFailed("This secret key has expired.")
-        now = timezone.now()
-        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
-            SecretKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        problem = secret_key_problem(key, value)
+        if problem is not None or key is None:
+            raise exceptions.AuthenticationFailed(problem)
+        secret_key_touch(key)
         return ApiKeyPrincipal(key), key
 
     def authenticate_header(self, request: Request) -> str:
@@ -66,13 +83,3 @@ def write_key_from_request(request: HttpRequest, body: Any) -> str | None:
         if isinstance(key, str) and key:
             return key
     return None
-
-
-def write_key_authenticate(request: HttpRequest, body: Any) -> Workspace:
-    key = write_key_from_request(request, body)
-    if key is None:
-        raise exceptions.NotAuthenticated("Send the write key as the HTTP Basic username or as 'writeKey' in the body.")
-    workspace = workspace_from_write_key(key=key)
-    if workspace is None:
-        raise exceptions.AuthenticationFailed("Unknown or revoked write key.")
-    return workspace

@@ -23,6 +23,7 @@ app.conf.task_routes = {
     "journeys.*": {"queue": "decisions"},
     "delivery.*": {"queue": "delivery"},
     "support.*": {"queue": "default"},
+    "insights.*": {"queue": "default"},
 }
 # The schedule is built as a plain dict and assigned once below: reading app.conf at import
 # time (e.g. item assignment into app.conf.beat_schedule) would load Django settings as soon
@@ -77,6 +78,17 @@ beat_schedule["delivery-sweep"] = {
 beat_schedule["support-sla-refresh"] = {
     "task": "support.tickets_sla_refresh_task",
     "schedule": crontab(minute="*"),
+}
+# Insights (insights/): fold the logged decision and activity changes into the page's running
+# counts (readers add what is not folded yet, so this only keeps reads short), and re-rank the
+# customers for the RFM grid, which the page shows with its time.
+beat_schedule["insights-rollups-compact"] = {
+    "task": "insights.rollups_compact_task",
+    "schedule": crontab(minute="*"),
+}
+beat_schedule["insights-rfm-refresh"] = {
+    "task": "insights.rfm_snapshots_refresh_task",
+    "schedule": crontab(minute="*/5"),
 }
 app.conf.beat_schedule = beat_schedule
 app.autodiscover_tasks()

@@ -119,6 +119,15 @@ if DB_POOL_MAX_SIZE > 0:
         "max_size": DB_POOL_MAX_SIZE,
         "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
     }
+# Server-side prepared statements for the statements run with server-side binding (profiles/sql.py:
+# the ingest and decide hot paths; Django's own queries bind client-side and are never prepared):
+# psycopg prepares a statement on a connection after it ran this many times there, so PostgreSQL
+# stops planning it on every request. Django turns them off by default for transaction-pooling
+# proxies (PgBouncer before 1.21); behind such a proxy set DB_PREPARE_THRESHOLD to an empty value.
+_prepare_threshold = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip()
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    int(_prepare_threshold) if _prepare_threshold else None
+)
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME", "test_cep")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -5,9 +5,18 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from core.views import healthz
+from decisions import urls as decisions_urls
 from decisions.apis import DecideApi, OutcomeApi
 from events.views import profile_timeline_fragment
+from insights.views import decision_lifts_fragment
 from scoring.views import profile_scores_fragment
+
+# The decision log's lift panel reads insights' running totals, and decisions may not import
+# insights: the route joins the decisions URLs (and their namespace, ``decisions:lifts``) here.
+decisions_patterns = [
+    path("decisions/lifts/", decision_lifts_fragment, name="lifts"),
+    *decisions_urls.urlpatterns,
+]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -29,7 +38,7 @@ urlpatterns = [
     path("customers/<str:profile_id>/scores/", profile_scores_fragment, name="customer-scores"),
     path("customers/<str:profile_id>/timeline/", profile_timeline_fragment, name="customer-timeline"),
     path("", include("profiles.urls")),
-    path("", include("decisions.urls")),
+    path("", include((decisions_patterns, decisions_urls.app_name))),
     path("", include("journeys.urls")),
     path("", include("delivery.urls")),
     path("", include("support.urls")),

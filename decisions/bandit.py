@@ -117,9 +117,20 @@ def _sample_priorities(
     """Matrix (draws, arms + 1) of sampled priorities; the last column is do-nothing (0).
     With a diagonal posterior, w.x is Gaussian with mean m.x and variance sum(x^2/q): one
     normal draw per (draw, arm) is exactly as good as sampling every weight, and far cheaper."""
-    logits = means + rng.standard_normal((draws, means.size)) * stds
+    # In place on one buffer, with the same operations in the same order as _sigmoid (replays
+    # must reproduce every draw bit for bit): the logistic of mean + N(0, 1) x std, x value - cost.
+    sampled = rng.standard_normal((draws, means.size))
+    sampled *= stds
+    sampled += means
+    np.clip(sampled, -35.0, 35.0, out=sampled)
+    np.negative(sampled, out=sampled)
+    np.exp(sampled, out=sampled)
+    sampled += 1.0
+    np.reciprocal(sampled, out=sampled)
+    sampled *= values
+    sampled -= costs
     out = np.zeros((draws, means.size + 1))
-    out[:, :-1] = _sigmoid(logits) * values - costs
+    out[:, :-1] = sampled
     return out
 
 

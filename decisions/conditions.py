@@ -176,6 +176,12 @@ class _Compiler:
 
         if len(checks) == 1:  # a single comparison, the common case
             check, (left, right) = checks[0], operands
+            constant = _constant_of(node.comparators[0])
+            if constant is not _NOT_CONSTANT:  # e.g. scores.churn > 0.5: no call for the right side
+                fast = _fast_compare(node.ops[0], constant)
+                if fast is not None:
+                    return lambda data: fast(left(data))
+                return lambda data: check(left(data), constant)
             return lambda data: check(left(data), right(data))
 
         def evaluate(data: Mapping[str, Any]) -> bool:
@@ -192,6 +198,9 @@ class _Compiler:
 
     def _List(self, node: ast.List) -> Evaluator:
         items = [self.compile(element) for element in node.elts]
+        constants = [_constant_of(element) for element in node.elts]
+        if all(c is not _NOT_CONSTANT for c in constants):  # ['gold', 'silver']: built once
+            return lambda data: constants
         return lambda data: [item(data) for item in items]
 
     _Tuple = _List
@@ -218,7 +227,50 @@ class _Compiler:
         path.reverse()
         self.references.add(".".join(path))
         frozen = tuple(path)
+        if len(frozen) == 2:  # root.field, the common case: two dict lookups, no loop
+            root, name = frozen
+
+            def two(data: Mapping[str, Any]) -> Any:
+                if type(data) is dict:
+                    inner = data.get(root)
+                    if type(inner) is dict:
+                        return inner.get(name)
+                    if inner is None:
+                        return None
+                return _lookup(data, frozen)
+
+            return two
         return lambda data: _lookup(data, frozen)
+
+
+_NOT_CONSTANT = object()
+_NUMBERS = (int, float)
+
+
+def _constant_of(node: ast.AST) -> Any:
+    """The value of a literal the compiler accepts (number, text, bool, None, true/false/null),
+    else _NOT_CONSTANT. Negative numbers are UnaryOp nodes and are left to the general path."""
+    if isinstance(node, ast.Constant) and (isinstance(node.value, int | float | str | bool) or node.value is None):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in _LITERAL_NAMES:
+        return _LITERAL_NAMES[node.id]
+    return _NOT_CONSTANT
+
+
+def _fast_compare(op: ast.cmpop, constant: Any) -> Callable[[Any], bool] | None:
+    """``left <op> constant`` for an ordering against a number, answering exactly as
+    ``_safe_compare`` does: plain ints and floats compare directly, anything else (None, text,
+    booleans) goes the general way."""
+    fn = _COMPARE.get(type(op))
+    if fn is None or fn in (operator.eq, operator.ne) or type(constant) not in _NUMBERS:
+        return None
+
+    def compare(left: Any) -> bool:
+        if type(left) in _NUMBERS:
+            return bool(fn(left, constant))
+        return _safe_compare(fn, left, constant)
+
+    return compare
 
 
 def _col(node: ast.AST) -> int:

@@ -78,10 +78,16 @@ class Snapshot:
     signals: Sequence[Mapping[str, Any]] = ()
     now: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, actions_ref: str | None = None) -> dict[str, Any]:
+        """JSON-safe. With ``actions_ref``, the action specs are stored elsewhere under that name
+        (decisions.snapshots.catalog_snapshot_store) and only the name is included."""
         # Shallow copies instead of dataclasses.asdict, which deep-copies recursively (slow with 50 actions).
         data = dict(vars(self))
-        data["actions"] = [dict(vars(action)) for action in self.actions]
+        if actions_ref is None:
+            data["actions"] = [dict(vars(action)) for action in self.actions]
+        else:
+            del data["actions"]
+            data["actions_ref"] = actions_ref
         data["contacts"] = [list(c) for c in self.contacts]
         data["signals"] = [dict(s) for s in self.signals]
         data["suppressions"] = [dict(s) for s in self.suppressions]
@@ -120,13 +126,22 @@ def lookup(data: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
+def _lookup_path(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for part in path:
+        if type(value) is not dict and not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
 @functools.lru_cache(maxsize=4096)
-def _template(text: str) -> tuple[tuple[str, str | None, str], ...]:
+def _template(text: str) -> tuple[tuple[str, tuple[str, ...] | None, str], ...]:
     """``text`` split once into (literal, placeholder path or None, fallback) parts."""
-    parts: list[tuple[str, str | None, str]] = []
+    parts: list[tuple[str, tuple[str, ...] | None, str]] = []
     last = 0
     for match in PLACEHOLDER.finditer(text):
-        parts.append((text[last : match.start()], match.group(1), match.group(2) or ""))
+        parts.append((text[last : match.start()], tuple(match.group(1).split(".")), match.group(2) or ""))
         last = match.end()
     parts.append((text[last:], None, ""))
     return tuple(parts)
@@ -134,11 +149,14 @@ def _template(text: str) -> tuple[tuple[str, str | None, str], ...]:
 
 def render(text: str, data: Mapping[str, Any]) -> str:
     """Fill ``{traits.first_name|there}`` placeholders; the part after | is the fallback."""
+    parts = _template(text or "")
+    if len(parts) == 1:  # no placeholder
+        return parts[0][0]
     out: list[str] = []
-    for literal, path, fallback in _template(text or ""):
+    for literal, path, fallback in parts:
         out.append(literal)
         if path is not None:
-            value = lookup(data, path)
+            value = _lookup_path(data, path)
             out.append(fallback if value is None or value == "" else str(value))
     return "".join(out)
 

@@ -42,6 +42,7 @@ from decisions.bandit import DO_NOTHING, ActionPosterior
 from decisions.engine import Snapshot, action_value, context_vector
 from decisions.models import Decision, DecisionStatus, Outcome, Policy, PolicyStatus, Trigger
 from decisions.ope import Estimate, LoggedOutcome, evaluate_all
+from decisions.snapshots import snapshot_restore
 
 DRAWS = 512
 LOGGED_STATUSES = (DecisionStatus.ACTED, DecisionStatus.APPROVED, DecisionStatus.NOTHING)
@@ -182,8 +183,9 @@ def logged_decisions(
 def observed_reward(decision: Decision, outcome_total: float) -> float:
     if not decision.chosen_key or decision.status == DecisionStatus.NOTHING:
         return 0.0
-    actions = (decision.inputs or {}).get("snapshot", {}).get("actions", [])
-    cost = next((float(a.get("cost", 0.0)) for a in actions if a.get("key") == decision.chosen_key), 0.0)
+    # The chosen action's cost as scored when deciding (every candidate's score carries it).
+    scored = [c for c in decision.candidates or [] if isinstance(c, Mapping)]
+    cost = next((float(c.get("cost", 0.0)) for c in scored if c.get("key") == decision.chosen_key), 0.0)
     return outcome_total - cost
 
 
@@ -210,7 +212,7 @@ def policy_evaluate(
         snapshot_json = (decision.inputs or {}).get("snapshot")
         if not snapshot_json or not decision.propensity or decision.propensity <= 0:
             continue
-        snapshot = Snapshot.from_json(snapshot_json)
+        snapshot = snapshot_restore(snapshot_json)
         choice = decision.chosen_key or DO_NOTHING
         survivors = [str(c["key"]) for c in decision.candidates or [] if isinstance(c, Mapping) and "key" in c]
         distribution = candidate_distribution(snapshot, survivors, candidate=candidate, seed=_seed(decision.id))

@@ -237,10 +237,12 @@ ACTED_STATUSES = (DecisionStatus.ACTED, DecisionStatus.APPROVED)
 
 class Decision(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    # Every index costs each decision's insert: the workspace is the first column of decision_recent,
+    # and no query looks decisions up by policy key alone.
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
     profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="+")
     policy = models.ForeignKey(Policy, on_delete=models.SET_NULL, null=True, blank=True, related_name="decisions")
-    policy_key = models.SlugField(max_length=60)
+    policy_key = models.SlugField(max_length=60, db_index=False)
     policy_version = models.PositiveIntegerField()
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
     trigger_ref = models.CharField(max_length=100, blank=True, help_text="The event id for event-triggered decisions")
@@ -264,7 +266,7 @@ class Decision(models.Model):
     explanation = models.TextField()
     latency_ms = models.FloatField()
     attribution_closed = models.BooleanField(default=False)
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -283,11 +285,32 @@ class Decision(models.Model):
                 name="decision_open_attribution",
                 condition=models.Q(attribution_closed=False),
             ),
+            # The approvals beat expires pending proposals every minute, across workspaces.
+            models.Index(
+                fields=["created_at"],
+                name="decision_pending_approval",
+                condition=models.Q(status="pending_approval"),
+            ),
         ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.chosen_key or 'nothing'} for {self.profile_id}"
+
+
+class CatalogSnapshot(models.Model):
+    """The action specs a decision chose from, stored once and shared by every decision that saw
+    the same ones (``Decision.inputs["snapshot"]["actions_ref"]``). Fifty specs are about 20 KB
+    of JSON: writing them with every decision made the insert the costliest part of deciding.
+    Content-addressed (``ref`` is a digest of the workspace and the specs), so rows never change."""
+
+    ref = models.CharField(max_length=64, primary_key=True)
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    actions = models.JSONField(help_text="ActionSpec fields per action, in the order the engine saw them")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"catalog snapshot {self.ref[:12]}"
 
 
 class OutcomeKind(models.TextChoices):

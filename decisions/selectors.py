@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,10 +10,12 @@ from uuid import UUID
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
-from accounts.models import Workspace
+from accounts.authentication import secret_key_problem, secret_key_touch
+from accounts.models import SecretKey, Workspace
 from accounts.principals import Actor
 from accounts.roles import MANAGE_CATALOG
 from accounts.selectors import workspace_can, workspace_require
+from core.rows import from_row, select_list, width
 from decisions.models import (
     ACTED_STATUSES,
     Action,
@@ -22,8 +25,10 @@ from decisions.models import (
     OutcomeKind,
     Policy,
 )
-from profiles.models import Profile
+from profiles.identity import normalise
+from profiles.models import Identifier, Profile
 from profiles.selectors import profile_by_identifier, profile_find
+from profiles.sql import bulk_fetchall
 
 PERSON_KEYS = {
     "userId": "user_id",
@@ -44,6 +49,49 @@ def person_resolve(*, workspace: Workspace, person: dict[str, Any]) -> Profile |
             if found is not None:
                 return found
     return None
+
+
+def decide_caller(*, key: str, person: Mapping[str, Any]) -> tuple[SecretKey, Profile] | None:
+    """The secret key a /v1/decide call presents (with its workspace) and the live profile of the
+    person it names, read in one statement; None whenever that quick answer is not the whole
+    answer (unknown, revoked or expired key, no such person by the first identifier given, a
+    merged profile): the caller then goes the long way (authentication, ``person_resolve``),
+    which also words the errors."""
+    if person.get("profileId"):
+        match, params = 'p."id" = %s', [str(person["profileId"])]
+    else:
+        kind, value = next(((kind, person[k]) for k, kind in PERSON_KEYS.items() if person.get(k)), ("", None))
+        normalised = normalise(kind, str(value)) if value is not None else None
+        if normalised is None:
+            return None
+        identifier = Identifier._meta.db_table
+        match = (
+            f'p."id" = (SELECT i."profile_id" FROM "{identifier}" i WHERE i."workspace_id" = k."workspace_id" '  # noqa: S608
+            'AND i."kind" = %s AND i."value" = %s)'
+        )
+        params = [kind, normalised]
+    sql = (
+        f"SELECT {select_list(SecretKey, 'k')}, {select_list(Workspace, 'w')}, {select_list(Profile, 'p')} "  # noqa: S608
+        f"FROM {SecretKey._meta.db_table} k "
+        f'JOIN {Workspace._meta.db_table} w ON w."id" = k."workspace_id" '
+        f'JOIN {Profile._meta.db_table} p ON p."workspace_id" = k."workspace_id" AND {match} '
+        'WHERE k."prefix" = %s'
+    )
+    rows = bulk_fetchall(sql, [*params, key.partition(".")[0]])  # server-side binding: prepared after a few runs
+    if not rows:
+        return None
+    row = rows[0]
+    keys, workspaces = width(SecretKey), width(Workspace)
+    secret = from_row(SecretKey, row[:keys])
+    if secret_key_problem(secret, key) is not None:
+        return None
+    secret.workspace = from_row(Workspace, row[keys : keys + workspaces])
+    profile = from_row(Profile, row[keys + workspaces :])
+    if profile.merged_into_id is not None:
+        return None
+    profile.workspace = secret.workspace
+    secret_key_touch(secret)
+    return secret, profile
 
 
 def action_list(*, actor: Actor, workspace: Workspace, search: str = "") -> QuerySet[Action]:

@@ -3,6 +3,7 @@ outcomes and rewards, suppression windows."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -12,7 +13,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ from audit.services import audit_record
 from core import domain_events
 from decisions.bandit import ActionPosterior
 from decisions.conditions import ConditionError, compile_condition
-from decisions.engine import ActionSpec, Snapshot, decide
+from decisions.engine import Snapshot, decide
 from decisions.guardrails import CONTACT_CHANNELS, PROMOTIONAL_KINDS
 from decisions.models import (
     ACTED_STATUSES,
@@ -40,7 +41,14 @@ from decisions.models import (
     SuppressionWindow,
     Trigger,
 )
-from decisions.snapshots import catalog_cached, catalog_current, person_state_load
+from decisions.snapshots import (
+    CandidateSpecs,
+    catalog_cached,
+    catalog_current,
+    catalog_snapshot_store,
+    person_state_load,
+    snapshot_restore,
+)
 from profiles.features import feature_config, features_compute
 from profiles.models import Profile
 from profiles.sql import bulk_execute
@@ -359,27 +367,6 @@ def live_policy(workspace: Workspace) -> Policy:
     return catalog_cached(workspace).live_policy
 
 
-def _spec(row: Mapping[str, Any], weight: float) -> ActionSpec:
-    return ActionSpec(
-        key=row["key"],
-        name=row["name"],
-        channel=row["channel"],
-        kind=row["kind"],
-        subject=row["subject"],
-        content=row["content"],
-        value_model=row["value_model"],
-        value_amount=float(row["value_amount"]),
-        value_share=float(row["value_share"]),
-        value_expression=row["value_expression"],
-        cost=float(row["cost"]),
-        discount_percent=float(row["discount_percent"]) if row["discount_percent"] is not None else None,
-        eligibility=row["eligibility"],
-        risk_tier=row["risk_tier"],
-        autonomy=row["autonomy"],
-        weight=weight,
-    )
-
-
 def _scores(
     rows: Sequence[tuple[str, float, Any, str]],
 ) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, str]]:
@@ -412,10 +399,11 @@ def snapshot_load(
     now: datetime,
     only: Sequence[str] | None = None,
     extra_signals: Sequence[Mapping[str, Any]] = (),
-) -> tuple[Snapshot, dict[str, str], dict[str, Any], Policy]:
-    """Everything the decision will read, the model versions behind the scores, action ids by key,
-    and the policy it runs under (``policy``, or the live one when None). Two statements when the
-    cached catalog is current (decisions/snapshots.py); take the person's lock first."""
+) -> tuple[Snapshot, dict[str, str], CandidateSpecs, Policy]:
+    """Everything the decision will read, the model versions behind the scores, the candidate
+    actions (specs, ids by key, stored name), and the policy it runs under (``policy``, or the live
+    one when None). One statement when the cached catalog is current (decisions/snapshots.py);
+    take the person's lock first."""
     catalog = catalog_cached(workspace)
     policy_key = policy.key if policy is not None else catalog.live_policy.key
     state = person_state_load(workspace=workspace, profile_id=profile.id, policy_key=policy_key, now=now)
@@ -428,12 +416,11 @@ def snapshot_load(
     policy = policy if policy is not None else catalog.live_policy
     features = features_compute(state.features_state, now=now.timestamp(), config=feature_config())
     scores, signals, versions = _scores(state.scores)
-    actions = catalog.active_actions(policy, now, only)
-    keys = {a["key"] for a in actions}
+    candidates = catalog.candidate_specs(policy, now, only)
+    keys = candidates.ids
     consent = {ch: bool((v or {}).get("granted")) for ch, v in (profile.consent or {}).items() if isinstance(v, dict)}
     traits = profile.traits or {}
     tz = str(traits.get("timezone") or context.get("timezone") or workspace.timezone or "UTC")
-    weights = policy.weights or {}
     return (
         Snapshot(
             person=_person_name(profile),
@@ -444,7 +431,7 @@ def snapshot_load(
                 "context": dict(context),
                 "profile": {"id": str(profile.id)},
             },
-            actions=[_spec(a, float(weights.get(a["key"], 1.0))) for a in actions],
+            actions=candidates.specs,
             arms={key: arm for key, arm in state.arms.items() if key in keys},
             consent=consent,
             timezone=tz,
@@ -462,7 +449,7 @@ def snapshot_load(
             now=now.isoformat(),
         ),
         versions,
-        {a["key"]: a["id"] for a in actions},
+        candidates,
         policy,
     )
 
@@ -472,13 +459,20 @@ def _decision_insert(decision: Decision) -> None:
     is tens of kilobytes of JSON, which Django's client-side binding would escape character by
     character in Python (the costliest part of a decision). Same columns, same values, same
     transaction (profiles/sql.py)."""
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the ``connection`` proxy costs a lookup per use
     fields = Decision._meta.concrete_fields
-    values = [field.get_db_prep_save(field.pre_save(decision, True), connection) for field in fields]
+    values = [field.get_db_prep_save(field.pre_save(decision, True), db) for field in fields]
+    bulk_execute(_decision_insert_sql(), values)
+    decision._state.adding = False
+    decision._state.db = db.alias
+
+
+@functools.cache
+def _decision_insert_sql() -> str:
+    fields = Decision._meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(field.column or field.attname) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    bulk_execute(f"INSERT INTO {Decision._meta.db_table} ({columns}) VALUES ({placeholders})", values)  # noqa: S608
-    decision._state.adding = False
-    decision._state.db = connection.alias
+    return f"INSERT INTO {Decision._meta.db_table} ({columns}) VALUES ({placeholders})"  # noqa: S608
 
 
 def decision_make(
@@ -498,7 +492,7 @@ def decision_make(
     with transaction.atomic():
         _person_lock(profile.id)
         now = timezone.now()
-        snapshot, versions, action_ids, policy = snapshot_load(
+        snapshot, versions, offered, policy = snapshot_load(
             workspace=workspace,
             profile=profile,
             policy=policy,
@@ -538,7 +532,7 @@ def decision_make(
             trigger=trigger,
             trigger_ref=trigger_ref,
             status=status,
-            chosen_action_id=action_ids.get(chosen.key) if chosen else None,
+            chosen_action_id=offered.ids.get(chosen.key) if chosen else None,
             chosen_key=chosen.key if chosen else "",
             channel=chosen.channel if chosen else "",
             explored=outcome.explored,
@@ -548,7 +542,7 @@ def decision_make(
             needs_approval=outcome.needs_approval,
             seed=seed,
             context=dict(context or {}),
-            inputs={"snapshot": snapshot.to_json(), "x": outcome.context_vector},
+            inputs={"snapshot": snapshot.to_json(actions_ref=offered.ref), "x": outcome.context_vector},
             candidates=outcome.candidates,
             guardrails=[dict(vars(r)) for r in outcome.removals],
             model_versions=versions,
@@ -560,6 +554,7 @@ def decision_make(
         )
         if dry_run:
             return decision
+        catalog_snapshot_store(workspace_id=workspace.id, candidates=offered)
         if not trigger_ref:
             _decision_insert(decision)  # no uniqueness to race for: spare the savepoint
         else:
@@ -604,7 +599,7 @@ def _announce(decision: Decision) -> None:
 
 def decision_replay(*, decision: Decision) -> dict[str, Any]:
     """Re-run a stored decision from its stored inputs and seed; returns what it chooses now."""
-    snapshot = Snapshot.from_json(decision.inputs["snapshot"])
+    snapshot = snapshot_restore(decision.inputs["snapshot"])
     outcome = decide(snapshot, seed=decision.seed, now=datetime.fromisoformat(snapshot.now))
     return {
         "chosen_key": outcome.chosen.key if outcome.chosen else "",

@@ -22,19 +22,24 @@ contacts counted for caps include every decision committed before ours.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import connection, transaction
+from psycopg.types.json import Jsonb
 
 from accounts.models import Workspace
+from decisions.engine import ActionSpec, Snapshot
 from decisions.guardrails import CONTACT_CHANNELS
-from decisions.models import ACTED_STATUSES, Action, GuardrailConfig, Policy, PolicyStatus
+from decisions.models import ACTED_STATUSES, Action, CatalogSnapshot, GuardrailConfig, Policy, PolicyStatus
+from profiles.sql import bulk_execute, bulk_fetchall
 
 SPEC_FIELDS = (
     "id",
@@ -88,6 +93,40 @@ SELECT
 """  # noqa: S608
 
 
+def _spec(row: Mapping[str, Any], weight: float) -> ActionSpec:
+    return ActionSpec(
+        key=row["key"],
+        name=row["name"],
+        channel=row["channel"],
+        kind=row["kind"],
+        subject=row["subject"],
+        content=row["content"],
+        value_model=row["value_model"],
+        value_amount=float(row["value_amount"]),
+        value_share=float(row["value_share"]),
+        value_expression=row["value_expression"],
+        cost=float(row["cost"]),
+        discount_percent=float(row["discount_percent"]) if row["discount_percent"] is not None else None,
+        eligibility=row["eligibility"],
+        risk_tier=row["risk_tier"],
+        autonomy=row["autonomy"],
+        weight=weight,
+    )
+
+
+@dataclass(frozen=True)
+class CandidateSpecs:
+    """The actions one decision chooses from, as the engine reads them, and their stored name."""
+
+    specs: tuple[ActionSpec, ...]
+    ids: Mapping[str, Any]  # action key -> Action id
+    ref: str  # CatalogSnapshot.ref: a digest of the workspace and the specs
+    payload: list[dict[str, Any]]  # the specs as JSON, for the CatalogSnapshot row
+
+
+_MEMO_LIMIT = 256
+
+
 @dataclass(frozen=True)
 class Catalog:
     """One workspace's catalog as of ``stamp``. Shared between threads: treat as read-only."""
@@ -97,6 +136,28 @@ class Catalog:
     actions: tuple[Mapping[str, Any], ...]  # enabled actions as plain rows (SPEC_FIELDS)
     contact_policy: Mapping[str, Any]
     brand_safety: Mapping[str, Any]
+    workspace_id: Any = None
+    # Specs per (policy, weights, actions): built and digested once per catalog, not per decision.
+    _memo: dict[tuple[Any, ...], CandidateSpecs] = field(default_factory=dict, compare=False, repr=False)
+
+    def candidate_specs(self, policy: Policy, now: datetime, only: Sequence[str] | None) -> CandidateSpecs:
+        rows = self.active_actions(policy, now, only)
+        weights = policy.weights or {}
+        memo_key = (policy.key, policy.version, tuple(sorted(weights.items())), tuple(a["key"] for a in rows))
+        found = self._memo.get(memo_key)
+        if found is None:
+            specs = tuple(_spec(a, float(weights.get(a["key"], 1.0))) for a in rows)
+            payload = [dict(vars(spec)) for spec in specs]
+            canonical = json.dumps([str(self.workspace_id), payload], sort_keys=True, separators=(",", ":"))
+            found = CandidateSpecs(
+                specs=specs,
+                ids={a["key"]: a["id"] for a in rows},
+                ref=hashlib.sha256(canonical.encode()).hexdigest(),
+                payload=payload,
+            )
+            if len(self._memo) < _MEMO_LIMIT:  # `only` lists from callers could otherwise grow it without end
+                self._memo[memo_key] = found
+        return found
 
     def active_actions(self, policy: Policy, now: datetime, only: Sequence[str] | None) -> list[Mapping[str, Any]]:
         allowed = set(policy.action_keys or ()) or None
@@ -146,6 +207,7 @@ def catalog_load(workspace: Workspace) -> Catalog:
         actions=tuple(Action.objects.filter(workspace=workspace, enabled=True).order_by("name").values(*SPEC_FIELDS)),
         contact_policy=dict(config.contact_policy or {}),
         brand_safety=dict(config.brand_safety or {}),
+        workspace_id=workspace.id,
     )
     with _lock:
         _catalogs[workspace.id] = catalog
@@ -187,20 +249,20 @@ def _json(value: Any) -> Any:
 
 def person_state_load(*, workspace: Workspace, profile_id: UUID, policy_key: str, now: datetime) -> PersonState:
     """The person's state and the catalog stamp, in one statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PERSON_SQL,
-            {
-                "workspace": workspace.id,
-                "profile": profile_id,
-                "policy_key": policy_key,
-                "week": now - timedelta(days=7),
-                "now": now,
-                "acted": [str(status) for status in ACTED_STATUSES],
-                "channels": list(CONTACT_CHANNELS),
-            },
-        )
-        row = cursor.fetchone()
+    # Server-side binding: psycopg prepares the statement after a few runs on a connection, so
+    # PostgreSQL stops planning it on every decision.
+    (row,) = bulk_fetchall(
+        _PERSON_SQL,
+        {
+            "workspace": workspace.id,
+            "profile": profile_id,
+            "policy_key": policy_key,
+            "week": now - timedelta(days=7),
+            "now": now,
+            "acted": [str(status) for status in ACTED_STATUSES],
+            "channels": list(CONTACT_CHANNELS),
+        },
+    )
     # Django's psycopg setup hands json/jsonb back as text (JSONField decodes it); so do we.
     features_state, scores, arms, contacts, suppressions = (_json(value) for value in row[:5])
     stamp = row[5]
@@ -215,3 +277,39 @@ def person_state_load(*, workspace: Workspace, profile_id: UUID, policy_key: str
         ],
         stamp=str(stamp),
     )
+
+
+# Catalog snapshots this process has seen committed: their rows exist, no need to write them again.
+_stored_refs: set[str] = set()
+_CATALOG_SNAPSHOT_INSERT = (
+    "INSERT INTO decisions_catalogsnapshot (ref, workspace_id, actions, created_at) "
+    "VALUES (%s, %s, %s, now()) ON CONFLICT (ref) DO NOTHING"
+)
+
+
+def catalog_snapshot_store(*, workspace_id: Any, candidates: CandidateSpecs) -> None:
+    """Make sure ``candidates.ref`` names a stored row, inside the caller's transaction (the row
+    commits or rolls back with the decision that refers to it). Once per process and ref."""
+    if candidates.ref in _stored_refs:
+        return
+    bulk_execute(_CATALOG_SNAPSHOT_INSERT, [candidates.ref, workspace_id, Jsonb(candidates.payload)])
+    ref = candidates.ref
+    transaction.on_commit(lambda: _stored_refs.add(ref))
+
+
+@functools.lru_cache(maxsize=256)
+def _stored_actions(ref: str) -> tuple[dict[str, Any], ...]:
+    row = CatalogSnapshot.objects.filter(ref=ref).values_list("actions", flat=True).first()
+    if row is None:
+        raise LookupError(f"catalog snapshot {ref} is missing")
+    return tuple(row)
+
+
+def snapshot_restore(data: Mapping[str, Any]) -> Snapshot:
+    """The Snapshot a decision stored in ``inputs["snapshot"]``, with its action specs looked up
+    when they were stored by reference (older decisions carry them inline)."""
+    values = dict(data)
+    ref = values.pop("actions_ref", None)
+    if ref is not None:
+        values["actions"] = [dict(a) for a in _stored_actions(str(ref))]
+    return Snapshot.from_json(values)

@@ -1,4 +1,5 @@
-"""Catalog pages. Mounted at the site root in cep/urls.py: ``path("", include("decisions.urls"))``."""
+"""Catalog pages. Mounted at the site root in cep/urls.py, which adds the decision log's lift panel
+(``decisions:lifts``, served by insights from its running totals)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ urlpatterns = [
     path("decisions/live/", views.decision_live_page, name="live"),
     path("decisions/live/rows/", views.decision_live_rows, name="live_rows"),
     path("decisions/today/", views.dashboard_feed_fragment, name="feed"),
-    path("decisions/lifts/", views.decision_lifts_fragment, name="lifts"),
     path("customers/<str:profile_id>/decisions/", views.customer_decisions_fragment, name="customer_decisions"),
     path("customers/<str:profile_id>/next/", views.customer_next_fragment, name="customer_next"),
     path("approvals/", approval_views.approvals_page, name="approvals"),

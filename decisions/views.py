@@ -38,7 +38,6 @@ from decisions.selectors import (
     ACTION_SORTS,
     LIVE_ROWS_MAX,
     action_get,
-    action_lifts,
     action_list,
     action_list_sorted,
     action_version_list,
@@ -490,15 +489,3 @@ def policy_status_change(request: HttpRequest, key: str) -> HttpResponse:
         )
     messages.success(request, f"“{policy.name}” {POLICY_MOVES[status]} (version {policy.version}).")
     return redirect("decisions:policies")
-
-
-@login_required
-def decision_lifts_fragment(request: HttpRequest) -> HttpResponse:
-    """Each action's conversion against its holdout, loaded into the decision log after the page:
-    it reads the whole decision log, which the page itself should not wait for."""
-    context = {"lifts": action_lifts(actor=request.user, workspace=request_workspace(request))}
-    if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "decisions/_lifts.html", context)
-    return render(
-        request, "fragment_page.html", {"title": "Lift against holdout", "fragment": "decisions/_lifts.html", **context}
-    )

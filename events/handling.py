@@ -14,11 +14,10 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework import exceptions
 
-from accounts.authentication import write_key_authenticate, write_key_from_request
-from accounts.models import Workspace
+from accounts.authentication import WRITE_KEY_MISSING, WRITE_KEY_UNKNOWN, write_key_from_request
 from events.rate_limit import rate_limit_consume
+from events.selectors import TrackingCaller, tracking_caller
 from events.services import event_batch_ingest
 from events.validation import (
     BodyError,
@@ -88,24 +87,26 @@ def _parse(raw: bytes, content_encoding: str, limit: int) -> dict[str, Any]:
     return body
 
 
-def _authenticate(authorization: str, body: dict[str, Any]) -> tuple[Workspace, str] | TrackingReply:
+def _authenticate(authorization: str, body: dict[str, Any]) -> tuple[TrackingCaller, str] | TrackingReply:
     request = HttpRequest()
     if authorization:
         request.META["HTTP_AUTHORIZATION"] = authorization
-    try:
-        workspace = write_key_authenticate(request, body)
-    except exceptions.AuthenticationFailed as exc:
-        return error_reply(401, "authentication_failed", str(exc.detail), headers=CHALLENGE)
-    except exceptions.NotAuthenticated as exc:
-        return error_reply(401, "not_authenticated", str(exc.detail), headers=CHALLENGE)
-    return workspace, write_key_from_request(request, body) or ""
+    write_key = write_key_from_request(request, body)
+    if write_key is None:
+        return error_reply(401, "not_authenticated", WRITE_KEY_MISSING, headers=CHALLENGE)
+    caller = tracking_caller(write_key=write_key)
+    if caller is None:
+        return error_reply(401, "authentication_failed", WRITE_KEY_UNKNOWN, headers=CHALLENGE)
+    return caller, write_key
 
 
-def _single(workspace: Workspace, call_type: str, body: dict[str, Any], received_at: datetime) -> TrackingReply:
+def _single(caller: TrackingCaller, call_type: str, body: dict[str, Any], received_at: datetime) -> TrackingReply:
     result = validate_single(body, call_type=call_type, received_at=received_at)
     if isinstance(result, ItemError):
         return error_reply(400, "invalid", "The message has invalid fields.", result.fields)
-    outcome = event_batch_ingest(workspace=workspace, messages=[result], received_at=received_at)
+    outcome = event_batch_ingest(
+        workspace=caller.workspace, messages=[result], received_at=received_at, check_erased=caller.erasures
+    )
     return TrackingReply(
         200,
         {
@@ -117,9 +118,11 @@ def _single(workspace: Workspace, call_type: str, body: dict[str, Any], received
     )
 
 
-def _batch(workspace: Workspace, body: dict[str, Any], received_at: datetime) -> TrackingReply:
+def _batch(caller: TrackingCaller, body: dict[str, Any], received_at: datetime) -> TrackingReply:
     messages, errors = validate_batch(body, received_at=received_at)
-    outcome = event_batch_ingest(workspace=workspace, messages=messages, received_at=received_at)
+    outcome = event_batch_ingest(
+        workspace=caller.workspace, messages=messages, received_at=received_at, check_erased=caller.erasures
+    )
     if not errors:
         return TrackingReply(200, {"success": True, "accepted": outcome.accepted, "duplicates": outcome.duplicates})
     total = len(messages) + len(errors)
@@ -151,7 +154,7 @@ def tracking_handle(
         authenticated = _authenticate(authorization, body)
         if isinstance(authenticated, TrackingReply):
             return authenticated
-        workspace, write_key = authenticated
+        caller, write_key = authenticated
         batch = body.get("batch") if call_type == "batch" else None
         decision = rate_limit_consume(write_key=write_key, events=len(batch) if isinstance(batch, list) else 1)
         if not decision.allowed:
@@ -162,7 +165,7 @@ def tracking_handle(
                 headers={"Retry-After": str(decision.retry_after)},
             )
         if call_type == "batch":
-            return _batch(workspace, body, received_at)
-        return _single(workspace, call_type, body, received_at)
+            return _batch(caller, body, received_at)
+        return _single(caller, call_type, body, received_at)
     except BodyError as exc:
         return error_reply(exc.status, exc.code, exc.message, exc.fields)

@@ -9,12 +9,40 @@ from uuid import UUID
 
 from django.db.models import Q
 
-from accounts.models import Workspace
+from accounts.models import Workspace, WriteKey
 from accounts.principals import Actor
+from core.rows import from_row, select_list
 from events.models import Event, ReceivedMessage
+from profiles.models import SuppressedIdentifier
 from profiles.selectors import profile_get
+from profiles.sql import bulk_fetchall
 
 TIMELINE_MAX = 200
+
+
+@dataclass(frozen=True)
+class TrackingCaller:
+    workspace: Workspace
+    erasures: bool  # the workspace has erased people, whose identifiers ingestion must drop
+
+
+_CALLER_SQL = (
+    f"SELECT {select_list(Workspace, 'w')}, "  # noqa: S608 - table and column names only
+    f"EXISTS (SELECT 1 FROM {SuppressedIdentifier._meta.db_table} s WHERE s.workspace_id = w.id) "
+    f"FROM {WriteKey._meta.db_table} k JOIN {Workspace._meta.db_table} w ON w.id = k.workspace_id "
+    "WHERE k.key = %s AND k.revoked_at IS NULL"
+)
+
+
+def tracking_caller(*, write_key: str) -> TrackingCaller | None:
+    """The workspace of an active write key, and whether it has any erased people (almost never:
+    then ingestion skips the suppression-list lookup), in one statement. None for an unknown or
+    revoked key."""
+    rows = bulk_fetchall(_CALLER_SQL, [write_key])
+    if not rows:
+        return None
+    *workspace, erasures = rows[0]
+    return TrackingCaller(workspace=from_row(Workspace, workspace), erasures=bool(erasures))
 
 
 @dataclass(frozen=True)

@@ -249,13 +249,19 @@ def _without_erased(workspace: Workspace, messages: Sequence[Message]) -> Sequen
 
 
 def event_batch_ingest(
-    *, workspace: Workspace, messages: Sequence[Message], received_at: datetime | None = None
+    *,
+    workspace: Workspace,
+    messages: Sequence[Message],
+    received_at: datetime | None = None,
+    check_erased: bool = True,
 ) -> IngestResult:
-    """Store validated messages, deduplicated by messageId, and update identities and features."""
+    """Store validated messages, deduplicated by messageId, and update identities and features.
+    ``check_erased=False`` skips the suppression-list lookup, for callers that have just read that
+    the workspace has no erased people (events.selectors.tracking_caller)."""
     if not messages:
         return IngestResult(stored=[], duplicates=0)
     received_at = received_at or timezone.now()
-    kept = _without_erased(workspace, messages)
+    kept = _without_erased(workspace, messages) if check_erased else messages
     suppressed = len(messages) - len(kept)
     if not kept:
         return IngestResult(stored=[], duplicates=0, suppressed=suppressed)

@@ -1,16 +1,21 @@
-"""Rollups behind the insights page, so it never scans the event log on a request.
+"""Rollups behind the insights page, so it never scans the event log, and no chart reads a row
+per person or per decision of its window, on a request. See docs/insights.md.
 
-Both tables are kept per *stored* profile (the profile an event was stored under), not per
-person: a merge only sets ``merged_into`` on the merged-away profile, and the selectors map a
-profile to its person at read time exactly as the event scans did (``COALESCE(merged_into_id,
-profile_id)``), so a merge needs no rollup change. Every column is a maximum, so applying the same
-events twice (a redelivered ingest notification, a rebuild over live traffic) changes nothing, and
-a late event (an old timestamp arriving now) lands in the row it belongs to.
+``PersonSteps`` and ``PersonWeek`` are kept per *stored* profile (the profile an event was stored
+under), not per person: a merge only sets ``merged_into`` on the merged-away profile, and the
+selectors map a profile to its person at read time exactly as the event scans did
+(``COALESCE(merged_into_id, profile_id)``), so a merge needs no rollup change. Every column is a
+maximum, so applying the same events twice (a redelivered ingest notification, a rebuild over live
+traffic) changes nothing, and a late event (an old timestamp arriving now) lands in the row it
+belongs to. The window of the funnel is ``[since, now]``, so "did step S in the window" is "last
+did S at or after ``since``"; the cohorts count the whole weeks the window touches.
 
-The window of every insights chart is ``[since, now]``, so "did step S in the window" is
-"last did S at or after ``since``" and "active in week W of the window" is "active in W, and the
-last activity of W is at or after ``since``" (only the week that contains ``since`` can fail
-that): the last times are enough for exact counts. See docs/insights.md.
+The running counts over them (``CohortPair`` over ``PersonWeek``; ``DecisionCount`` and
+``LatencyCount`` over the decision log) are fed by PostgreSQL triggers that append to a change log
+(``PersonWeekChange``, ``DecisionChange``): appending takes no lock another writer waits for, a
+beat task folds the logs in every minute, and readers add what is still in them, so every read is
+exact. ``DecisionArm`` is kept by triggers in the writer's transaction; ``RfmSnapshot`` is
+recomputed by beat.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ class PersonSteps(models.Model):
 
 class PersonWeek(models.Model):
     """A week (Monday, UTC) in which a stored profile had a behavioural event (track, page,
-    screen), with the last such event's time in that week."""
+    screen), with the last such event's time in that week. Rows are inserted and deleted, never
+    moved to another profile or week (a trigger refuses it): ``CohortPair`` follows them."""
 
     id = models.BigAutoField(primary_key=True)
     workspace = models.ForeignKey(
@@ -147,3 +153,150 @@ class DecisionReward(models.Model):
 
     def __str__(self) -> str:
         return f"reward of {self.decision_id}"
+
+
+class CohortPair(models.Model):
+    """The cohort chart's counts, folded in from ``PersonWeekChange`` (migration 0009, and
+    ``insights.services.cohort_pairs_compact``): stored profiles active in week ``first_week``
+    and again in ``week`` (``first_week <= week <= first_week + 13 weeks``), by ``gap``: the
+    weeks back to their previous active week before ``first_week`` (1 to 13), 0 when there was
+    none in the 13 weeks before.
+
+    A person is in the cohort of week C of a window starting in week S (``C >= S``) when C is
+    their first active week from S on, that is when they were active in C and their previous
+    active week is before S: ``gap = 0 or first_week - 7 * gap < S``. Windows are at most 13
+    weeks back (90 days), so pairs further apart, and previous weeks further back, are never
+    needed. See ``insights.selectors.cohort_retention``."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.CASCADE, db_constraint=False, related_name="+", db_index=False
+    )
+    first_week = models.DateField()
+    week = models.DateField()
+    gap = models.SmallIntegerField()
+    people = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "first_week", "week", "gap"], include=["people"], name="insights_cohort_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.people} first in {self.first_week} (gap {self.gap}), active in {self.week}"
+
+
+class PersonWeekChange(models.Model):
+    """A ``PersonWeek`` row inserted (``added``) or deleted, appended by PostgreSQL triggers
+    (migration 0009) for ``CohortPair``: ``cohort_pairs_compact`` (beat, every minute) folds the
+    changes of each person into the pair counts, and readers add the ones still here. No locks:
+    a person's change and its table row commit together, so one statement sees both or neither."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.CASCADE, db_constraint=False, related_name="+", db_index=False
+    )
+    profile_id = models.UUIDField()
+    week = models.DateField()
+    added = models.BooleanField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "profile_id"], name="insights_weekchange_person")]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} {'active' if self.added else 'no longer active'} in week {self.week}"
+
+
+class DecisionChange(models.Model):
+    """A decision as the allocation and latency rollups count it (status not a dry run), added
+    (``sign`` 1) or taken away (-1): written by a PostgreSQL trigger on every insert, delete and
+    relevant update of the decision log (migration 0009), append-only so concurrent decisions never
+    wait on a shared counter row. ``decision_rollups_compact`` (beat, every minute) folds them into
+    ``DecisionCount`` and ``LatencyCount``; readers add the ones still here."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.CASCADE, db_constraint=False, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField()
+    chosen_key = models.CharField(max_length=60)
+    latency_ms = models.FloatField()
+    sign = models.SmallIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "created_at"], name="insights_change_window")]
+
+    def __str__(self) -> str:
+        return f"{self.sign:+d} {self.chosen_key or 'nothing'} at {self.created_at}"
+
+
+class Period(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class DecisionCount(models.Model):
+    """Decisions (not dry runs) per action chosen ("" for nothing) per UTC hour and per UTC day."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.CASCADE, db_constraint=False, related_name="+", db_index=False
+    )
+    period = models.CharField(max_length=4, choices=Period.choices)
+    start = models.DateTimeField()
+    chosen_key = models.CharField(max_length=60)
+    decisions = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "period", "start", "chosen_key"],
+                include=["decisions"],
+                name="insights_decision_count",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decisions} x {self.chosen_key or 'nothing'} in the {self.period} of {self.start}"
+
+
+class LatencyCount(models.Model):
+    """Decisions (not dry runs) per whole millisecond of logged latency (``floor(latency_ms)``)
+    per UTC hour and per UTC day: the latency histogram, and where each percentile lies."""
+
+    id = models.BigAutoField(primary_key=True)
+    workspace = models.ForeignKey(
+        "accounts.Workspace", on_delete=models.CASCADE, db_constraint=False, related_name="+", db_index=False
+    )
+    period = models.CharField(max_length=4, choices=Period.choices)
+    start = models.DateTimeField()
+    ms = models.IntegerField()
+    decisions = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "period", "start", "ms"], include=["decisions"], name="insights_latency_count"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decisions} at {self.ms} ms in the {self.period} of {self.start}"
+
+
+class RfmSnapshot(models.Model):
+    """The RFM grid as computed at ``computed_at`` (``insights.services.rfm_snapshot_refresh``, by
+    beat every few minutes): ranking every customer is a whole-table sort, so the page reads this
+    and says how old it is."""
+
+    workspace = models.OneToOneField(
+        "accounts.Workspace", on_delete=models.CASCADE, primary_key=True, db_constraint=False, related_name="+"
+    )
+    computed_at = models.DateTimeField()
+    customers = models.IntegerField()
+    cells = models.JSONField(help_text="[[recency, frequency, people, mean revenue], ...]")
+
+    def __str__(self) -> str:
+        return f"RFM of {self.workspace_id} as of {self.computed_at}"

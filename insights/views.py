@@ -18,15 +18,19 @@ from accounts.models import Workspace
 from accounts.principals import Actor
 from accounts.request_context import request_workspace
 from insights.selectors import (
+    Rfm,
     action_reward_lifts,
     cohort_retention,
     conversion_lifts,
     decision_allocation,
     decision_latency,
     funnel,
+    insights_overview,
     policy_reward_lifts,
-    rfm_grid,
+    rfm_of,
+    rfm_snapshot,
 )
+from insights.services import rfm_snapshot_refresh
 
 WINDOWS = {"1": 1, "7": 7, "30": 30, "90": 90}
 DEFAULT_WINDOW = "30"
@@ -52,16 +56,11 @@ def _iso(moment: datetime) -> str:
 @require_GET
 def insights_page(request: HttpRequest) -> HttpResponse:
     workspace = request_workspace(request)
-    actor = request.user
     window = _window(request)
-    lifts = conversion_lifts(actor=actor, workspace=workspace)
-    rewards = action_reward_lifts(actor=actor, workspace=workspace, since=None)
-    policies = policy_reward_lifts(actor=actor, workspace=workspace, since=None)
-    allocation = decision_allocation(actor=actor, workspace=workspace, since=window.since)
-    latency = decision_latency(actor=actor, workspace=workspace, since=window.since)
-    steps = funnel(actor=actor, workspace=workspace, since=window.since)
-    cohorts = cohort_retention(actor=actor, workspace=workspace, since=window.since)
-    rfm = rfm_grid(actor=actor, workspace=workspace)
+    overview = insights_overview(actor=request.user, workspace=workspace, since=window.since)
+    lifts, rewards, policies = overview.lifts, overview.rewards, overview.policies
+    allocation, latency, steps, cohorts = overview.allocation, overview.latency, overview.steps, overview.cohorts
+    rfm = overview.rfm or _rfm_now(workspace)
     charts = {
         "lift": [
             {"key": x.action, "lift": x.lift, "low": x.low, "high": x.high, "measured": bool(x.treated and x.control)}
@@ -104,6 +103,25 @@ def insights_page(request: HttpRequest) -> HttpResponse:
         "charts": charts,
     }
     return render(request, "insights/index.html", context)
+
+
+def _rfm_now(workspace: Workspace) -> Rfm:
+    """The first RFM grid of a workspace, before the beat task has computed one."""
+    return rfm_of(rfm_snapshot_refresh(workspace=workspace))
+
+
+@login_required
+def decision_lifts_fragment(request: HttpRequest) -> HttpResponse:
+    """The decision log's lift panel (route ``decisions:lifts``, joined to the decisions URLs in
+    cep/urls.py: decisions may not import insights): each action's conversion against its
+    holdout from the running totals (``insights.models.DecisionArm``), the same numbers as a scan
+    of the log (``decisions.selectors.action_lifts``)."""
+    context = {"lifts": conversion_lifts(actor=request.user, workspace=request_workspace(request))}
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "decisions/_lifts.html", context)
+    return render(
+        request, "fragment_page.html", {"title": "Lift against holdout", "fragment": "decisions/_lifts.html", **context}
+    )
 
 
 # --- CSV ----------------------------------------------------------------------------------------------------------
@@ -182,7 +200,7 @@ def _cohorts_csv(actor: Actor, workspace: Workspace, window: Window) -> Table:
 
 
 def _rfm_csv(actor: Actor, workspace: Workspace, window: Window) -> Table:
-    rfm = rfm_grid(actor=actor, workspace=workspace)
+    rfm = rfm_snapshot(actor=actor, workspace=workspace) or _rfm_now(workspace)
     return ["recency_quintile", "frequency_quintile", "people", "mean_revenue"], (
         [c.recency, c.frequency, c.people, c.monetary] for c in rfm.cells
     )

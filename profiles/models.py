@@ -13,6 +13,8 @@ It lives in its own row so that track events, which rarely touch traits, rewrite
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
@@ -33,6 +35,20 @@ class ConsentChannel(models.TextChoices):
     SMS = "sms", "SMS"
     PUSH = "push", "Push"
     IN_APP = "in_app", "In-app"
+
+
+# The customer search's words (docs/console.md): every prefix, up to SEARCH_PREFIX_MAX characters,
+# of every word of the email and name traits, lower-cased, words split at anything that is not a
+# letter or digit. PostgreSQL functions from migration 0005, so the index below and the query
+# (profiles.selectors.customer_search) split text the same way; the embedded PostgreSQL has no
+# pg_trgm, and an array GIN index needs no extension.
+SEARCH_PREFIX_MAX = 20
+
+
+def search_prefixes() -> models.Func:
+    return models.Func(
+        models.F("traits"), function="profile_search_prefixes", output_field=ArrayField(models.TextField())
+    )
 
 
 class Profile(WorkspaceScopedModel):
@@ -59,6 +75,9 @@ class Profile(WorkspaceScopedModel):
             models.Index(
                 fields=["merged_into"], name="profile_merged_into", condition=models.Q(merged_into__isnull=False)
             ),
+            # Not partial: the planner takes an expression's statistics (how common a prefix is)
+            # only from a whole-table index. Merged-away profiles are few.
+            GinIndex(search_prefixes(), name="profile_search"),
         ]
 
     def __str__(self) -> str:
@@ -80,9 +99,13 @@ class Profile(WorkspaceScopedModel):
 
 
 class Identifier(WorkspaceScopedModel):
+    # Indexed only where reads need it: the unique (workspace, kind, value) constraint leads with the
+    # workspace and ``identifier_profile`` covers the profile. A single-column workspace index also
+    # tempted the planner, with stale statistics, into scanning a whole workspace's identifiers.
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=20, choices=IdentifierKind.choices)
     value = models.CharField(max_length=255)
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identifiers")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identifiers", db_index=False)
 
     class Meta:
         constraints = [

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet, TextField
-from django.db.models.expressions import RawSQL
+from django.db.models import Func, Q, QuerySet, TextField, Value
 from django.http import Http404
 from django.utils import timezone
 from pgvector.django import CosineDistance
@@ -20,7 +20,16 @@ from accounts.roles import MANAGE_CATALOG, VIEW, WORK_TICKETS
 from accounts.selectors import workspace_can, workspace_require
 from profiles.features import feature_config, features_compute
 from profiles.identity import MAX_MERGE_CHAIN, normalise
-from profiles.models import Identifier, IdentifierKind, Item, ItemEngagement, Profile, ProfileEmbedding, ProfileFeatures
+from profiles.models import (
+    Identifier,
+    IdentifierKind,
+    Item,
+    ItemEngagement,
+    Profile,
+    ProfileEmbedding,
+    ProfileFeatures,
+    search_prefixes,
+)
 
 
 def _follow(profile: Profile | None) -> Profile | None:
@@ -215,16 +224,9 @@ def profile_get_for_subject_rights(*, actor: Actor, workspace: Workspace, profil
 TRAIT_KEY_MAX = 64
 
 
-SEARCH_TRAITS = ("email", "name", "first_name", "last_name")
-
-
-# The lower-cased text a partial search looks in. Written with || and coalesce (immutable, unlike
-# concat_ws) so that an index on exactly this expression (a pg_trgm GIN index) can serve it.
-SEARCH_TEXT_SQL = "lower(" + " || ' ' || ".join(f"coalesce(traits->>'{name}', '')" for name in SEARCH_TRAITS) + ")"
-
-
-def _search_text() -> Any:
-    return RawSQL(SEARCH_TEXT_SQL, [], output_field=TextField())  # noqa: S611 - a constant, no input
+def _search_terms(query: str) -> Func:
+    """The words of a partial search as the index splits them (migration 0005)."""
+    return Func(Value(query), function="profile_search_terms", output_field=ArrayField(TextField()))
 
 
 def customer_search(*, actor: Actor, workspace: Workspace, query: str = "") -> QuerySet[Profile]:
@@ -233,7 +235,9 @@ def customer_search(*, actor: Actor, workspace: Workspace, query: str = "") -> Q
     - ``name=value`` (or ``name:value``) matches a trait exactly (``plan=gold``, ``age=41``);
     - otherwise an identifier matching exactly (email and phone also in their stored form, so
       ``Ana@Example.COM`` finds ana@example.com) answers alone, from the identifier index;
-    - and only when no identifier matches, part of an email or a name is searched.
+    - and only when no identifier matches, the people each of whose words starts a word of their
+      email or name (``ana sil`` finds Ana Silva, ``acme`` everyone at acme.com), from the
+      word-prefix index ``profile_search`` (docs/console.md).
     """
     workspace_require(actor=actor, workspace=workspace)
     people = Profile.objects.filter(workspace=workspace, merged_into__isnull=True)
@@ -258,7 +262,9 @@ def customer_search(*, actor: Actor, workspace: Workspace, query: str = "") -> Q
     )
     if owners:
         return people.filter(id__in=owners).order_by("-created_at")
-    return people.alias(search_text=_search_text()).filter(search_text__contains=query.lower()).order_by("-created_at")
+    if not any(character.isalnum() for character in query):
+        return people.none()  # no word to look for
+    return people.alias(words=search_prefixes()).filter(words__contains=_search_terms(query)).order_by("-created_at")
 
 
 def profile_merge_history(*, profile: Profile) -> QuerySet[Profile]:

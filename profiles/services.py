@@ -144,10 +144,15 @@ def _identifiers_lock_profiles(
     if not keys:
         return found, rows, redirects
     fetched = bulk_fetchall(
-        f"SELECT i.kind, i.value, p.id, p.merged_into_id, p.created_at FROM {IDENTIFIER_TABLE} AS i "  # noqa: S608
-        "JOIN unnest(%b::text[], %b::text[]) AS k(kind, value) ON i.kind = k.kind AND i.value = k.value "
+        # One unique-index probe per key (LATERAL, fenced by OFFSET 0 so it is not flattened into a
+        # join), whatever the planner's statistics say: with stale ones (a table that just grew) a
+        # plain join scanned every identifier of the workspace.
+        f"SELECT k.kind, k.value, p.id, p.merged_into_id, p.created_at "  # noqa: S608
+        "FROM unnest(%b::text[], %b::text[]) AS k(kind, value) "
+        f"CROSS JOIN LATERAL (SELECT i.profile_id FROM {IDENTIFIER_TABLE} AS i "
+        "WHERE i.workspace_id = %s AND i.kind = k.kind AND i.value = k.value OFFSET 0) AS i "
         f"JOIN {PROFILE_TABLE} AS p ON p.id = i.profile_id "
-        "WHERE i.workspace_id = %s ORDER BY p.id FOR UPDATE OF p",
+        "ORDER BY p.id FOR UPDATE OF p",
         [[k for k, _ in keys], [v for _, v in keys], workspace_id],
     )
     pending: set[UUID] = set()

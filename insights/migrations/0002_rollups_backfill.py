@@ -9,10 +9,11 @@ from django.db import migrations
 
 def backfill(apps: Any, schema_editor: Any) -> None:
     # The service reads only ``workspace.id`` and the tables by name, so the historical model does.
+    # Customer rows come later (0004, filled by 0005): their table does not exist yet.
     from insights.services import rollups_rebuild
 
     for workspace in apps.get_model("accounts", "Workspace").objects.all():
-        rollups_rebuild(workspace=workspace)
+        rollups_rebuild(workspace=workspace, with_customers=False)
 
 
 class Migration(migrations.Migration):

@@ -75,3 +75,41 @@ def test_arbitrary_text_never_crashes_the_compiler(source: str) -> None:
     except ConditionError:
         return
     assert condition(PERSON) in (True, False)
+
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-10, max_value=10),
+    st.floats(allow_nan=False, min_value=-10, max_value=10),
+    st.text(max_size=3),
+    st.lists(st.integers(min_value=0, max_value=3), max_size=3),
+)
+
+
+@given(value=_VALUES, constant=st.one_of(st.integers(0, 5), st.floats(0, 5), st.sampled_from(["a", "true", "null"])))
+@settings(max_examples=300)
+def test_the_fast_paths_answer_like_the_general_evaluation(value, constant) -> None:
+    """Literals on the right, constant lists and root.field lookups take shortcuts; each must
+    answer exactly as the general evaluation (_safe_compare, _contains, _lookup) would."""
+    import operator
+
+    from decisions.conditions import _contains, _safe_compare
+
+    literal = constant if isinstance(constant, str) and constant in {"true", "null"} else repr(constant)
+    known = {"true": True, "null": None}
+    right = known.get(literal, constant)
+    data = {"traits": {"x": value}}
+    for symbol, fn in {
+        ">": operator.gt,
+        ">=": operator.ge,
+        "<": operator.lt,
+        "<=": operator.le,
+        "==": operator.eq,
+        "!=": operator.ne,
+    }.items():
+        assert compile_condition(f"traits.x {symbol} {literal}")(data) is bool(_safe_compare(fn, value, right)), symbol
+    members = [right, 2]
+    assert compile_condition(f"traits.x in [{literal}, 2]")(data) is _contains(members, value)
+    assert compile_condition(f"traits.x not in [{literal}, 2]")(data) is (not _contains(members, value))
+    assert compile_condition("traits.x == null")({"traits": value}) is True  # a root that is no object has no fields

@@ -25,6 +25,7 @@ from decisions.services import (
     policy_save,
     snapshot_load,
 )
+from decisions.snapshots import snapshot_restore
 from tests.decisions.conftest import identify, make_action, person
 
 RATES = {"good": 0.30, "bad": 0.03}  # the world's true conversion rates
@@ -210,7 +211,7 @@ def test_rewards_come_from_outcomes_minus_cost_on_decisions_made_by_the_service(
     outcome_record(decision=acted[0], kind=OutcomeKind.CONVERTED, value=Decimal("80.00"), ref="order-1")
     outcome_record(decision=acted[-1], kind=OutcomeKind.COMPLAINED, ref="c-1")
     Decision.objects.filter(id__in=[d.id for d in made]).update(attribution_closed=True)
-    costs = {s["key"]: s["cost"] for s in made[0].inputs["snapshot"]["actions"]}
+    costs = {s.key: s.cost for s in snapshot_restore(made[0].inputs["snapshot"]).actions}
     expected = [
         (80.0 if d.id == acted[0].id else 0.0) - (5.0 if d.id == acted[-1].id else 0.0) - costs[d.chosen_key]
         if d.status == DecisionStatus.ACTED

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
-from decisions.models import Action, GuardrailConfig, SuppressionWindow
-from decisions.services import decision_make, snapshot_load
-from decisions.snapshots import catalog_cached, catalog_forget
-from tests.decisions.conftest import make_action, person
+from decisions.models import Action, CatalogSnapshot, GuardrailConfig, SuppressionWindow
+from decisions.services import decision_make, decision_replay, snapshot_load
+from decisions.snapshots import catalog_cached, catalog_forget, snapshot_restore
+from tests.decisions.conftest import identify, make_action, person
 
 
 def test_an_action_disabled_behind_the_cache_is_not_chosen_next_time(shop) -> None:
@@ -48,7 +49,7 @@ def test_one_statement_loads_the_same_person_state_as_the_tables_hold(shop) -> N
         workspace=shop, profile=ana, reason="a complaint", kinds=["offer"], channels=[], until=until, source_ref="x"
     )
 
-    snapshot, _, action_ids, policy = snapshot_load(
+    snapshot, _, offered, policy = snapshot_load(
         workspace=shop, profile=ana, policy=None, context={}, now=timezone.now()
     )
 
@@ -56,6 +57,51 @@ def test_one_statement_loads_the_same_person_state_as_the_tables_hold(shop) -> N
     assert snapshot.suppressions == [
         {"reason": "a complaint", "until": until.isoformat(), "kinds": ["offer"], "channels": []}
     ]
-    assert set(action_ids) == {"weekly_promo", "checkout_help"}
+    assert set(offered.ids) == {"weekly_promo", "checkout_help"}
     assert policy.key == "default"
     assert snapshot.data["traits"]["first_name"] == "Ana"
+
+
+def test_decisions_store_their_action_specs_once_by_reference_and_replay_from_them(shop, tracker) -> None:
+    identify(tracker, "ben", first_name="Ben", consent={"email": True})
+    ana, ben = person(shop, "ana"), person(shop, "ben")
+    first = decision_make(workspace=shop, profile=ana)
+    second = decision_make(workspace=shop, profile=ben)
+    ref = first.inputs["snapshot"]["actions_ref"]
+    assert "actions" not in first.inputs["snapshot"]
+    assert second.inputs["snapshot"]["actions_ref"] == ref  # same catalog, same specs: one row
+    stored = CatalogSnapshot.objects.get(ref=ref)
+    assert stored.workspace_id == shop.id
+    assert {a["key"] for a in stored.actions} == {"weekly_promo", "checkout_help"}
+    restored = snapshot_restore(first.inputs["snapshot"])
+    assert [a.key for a in restored.actions] == [a["key"] for a in stored.actions]
+    assert decision_replay(decision=first)["chosen_key"] == first.chosen_key
+
+    # An edit to an action's spec is a different set of specs: a new row, the old one kept for replay.
+    Action.objects.filter(workspace=shop, key="weekly_promo").update(cost=3)
+    third = decision_make(workspace=shop, profile=ana)
+    assert third.inputs["snapshot"]["actions_ref"] != ref
+    assert CatalogSnapshot.objects.filter(workspace=shop).count() == 2
+    assert decision_replay(decision=first)["chosen_key"] == first.chosen_key
+
+
+def test_a_rolled_back_decision_leaves_no_reference_to_a_missing_row(shop) -> None:
+    ana = person(shop, "ana")
+    make_action(shop, "rollback_probe", channel="in_app", value_amount=50, content="Hi")
+    try:
+        with transaction.atomic():
+            rolled = decision_make(workspace=shop, profile=ana)
+            raise RuntimeError("the caller's transaction fails after deciding")
+    except RuntimeError:
+        pass
+    assert not CatalogSnapshot.objects.filter(ref=rolled.inputs["snapshot"]["actions_ref"]).exists()
+    again = decision_make(workspace=shop, profile=ana)  # this process must write the row again
+    assert CatalogSnapshot.objects.filter(ref=again.inputs["snapshot"]["actions_ref"]).exists()
+
+
+def test_snapshots_stored_inline_before_references_still_restore(shop) -> None:
+    decision = decision_make(workspace=shop, profile=person(shop, "ana"))
+    inline = snapshot_restore(decision.inputs["snapshot"]).to_json()
+    assert "actions" in inline and "actions_ref" not in inline
+    restored = snapshot_restore(inline)
+    assert restored == snapshot_restore(decision.inputs["snapshot"])

@@ -17,9 +17,9 @@ from django.utils import timezone
 from cep.celery import app as celery_app
 from core.domain_events import EVENT_INGESTED, DomainEvent
 from events.models import Event
-from insights.models import Customer, PersonSteps, PersonWeek
-from insights.selectors import FUNNEL_STEPS, cohort_retention, funnel, rfm_grid
-from insights.services import BEHAVIOURAL, customers_refresh, rollups_rebuild
+from insights.models import CohortPair, Customer, PersonSteps, PersonWeek, PersonWeekChange
+from insights.selectors import FUNNEL_STEPS, cohort_cells_scan, cohort_retention, funnel, rfm_grid
+from insights.services import BEHAVIOURAL, cohort_pairs_compact, customers_refresh, rollups_rebuild, week_of
 from insights.subscribers import on_events_ingested
 from profiles.models import Profile, ProfileFeatures
 from tests.events.conftest import tracker, write_key  # noqa: F401 - shared fixtures
@@ -64,20 +64,50 @@ def _scan_funnel(workspace_id: Any, since: datetime) -> list[int]:
 
 
 def _scan_cohorts(workspace_id: Any, since: datetime) -> list[tuple[Any, int, int]]:
+    """The cohorts straight from the event log, over the whole weeks (Monday, UTC) from the one
+    that holds ``since`` to this one: people (merged profiles as their survivor) by the first of
+    those weeks they were active in, and how many were active in each week after it."""
+    first = week_of(since)
+    last = week_of(timezone.now())
     sql = f"""
         WITH activity AS (
             SELECT COALESCE(p.merged_into_id, e.profile_id) AS person,
                    date_trunc('week', e.timestamp AT TIME ZONE 'UTC') AS week
             FROM {Event._meta.db_table} e JOIN {Profile._meta.db_table} p ON p.id = e.profile_id
-            WHERE e.workspace_id = %s AND e.timestamp >= %s AND e.type = ANY(%s)
+            WHERE e.workspace_id = %s AND e.type = ANY(%s)
+              AND date_trunc('week', e.timestamp AT TIME ZONE 'UTC') BETWEEN %s AND %s
             GROUP BY 1, 2
         ), first_seen AS (SELECT person, MIN(week) AS cohort FROM activity GROUP BY person)
         SELECT f.cohort, (EXTRACT(EPOCH FROM a.week - f.cohort) / 604800)::int, COUNT(*)
         FROM activity a JOIN first_seen f USING (person) GROUP BY 1, 2 ORDER BY 1, 2
     """  # noqa: S608
+    naive = [first.replace(tzinfo=None), last.replace(tzinfo=None)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [workspace_id, since, list(BEHAVIOURAL)])
+        cursor.execute(sql, [workspace_id, list(BEHAVIOURAL), *naive])
         return [(week.replace(tzinfo=UTC).date(), int(offset), int(n)) for week, offset, n in cursor.fetchall()]
+
+
+def _pairs_rebuilt(workspace_id: Any) -> set[tuple[Any, ...]]:
+    """The cohort pairs computed afresh from the person-weeks (what migration 0009 fills)."""
+    sql = f"""
+        SELECT a.week, b.week, CASE WHEN a.week - a.prev <= 91 THEN (a.week - a.prev) / 7 ELSE 0 END, COUNT(*)
+        FROM (SELECT profile_id, week, LAG(week) OVER (PARTITION BY profile_id ORDER BY week) AS prev
+              FROM {PersonWeek._meta.db_table} WHERE workspace_id = %s) a
+        JOIN {PersonWeek._meta.db_table} b ON b.workspace_id = %s AND b.profile_id = a.profile_id
+             AND b.week BETWEEN a.week AND a.week + 91
+        GROUP BY 1, 2, 3
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [workspace_id, workspace_id])
+        return {tuple(row) for row in cursor.fetchall()}
+
+
+def _pairs_kept(workspace_id: Any) -> set[tuple[Any, ...]]:
+    return set(
+        CohortPair.objects.filter(workspace_id=workspace_id)
+        .exclude(people=0)
+        .values_list("first_week", "week", "gap", "people")
+    )
 
 
 def _scan_rfm(workspace_id: Any) -> list[tuple[int, int, int, float]]:
@@ -198,13 +228,26 @@ def test_rollups_fed_by_the_worker_equal_a_scan_of_the_event_log(workspace, trac
     # and every window's funnel and cohorts equal a scan of the events, merges counted once
     merged = Profile.objects.filter(workspace=workspace, merged_into__isnull=False).count()
     assert merged == 1  # anon-7's profile went into cy's
-    for days in (1, 3, 5, 10, 17, 30, 90):
-        since = timezone.now() - timedelta(days=days)
-        assert [s.people for s in funnel(actor=owner, workspace=workspace, since=since)] == _scan_funnel(
-            workspace.id, since
-        ), (days, merged)
-        cohorts = cohort_retention(actor=owner, workspace=workspace, since=since)
-        assert _cohort_cells(cohorts) == _scan_cohorts(workspace.id, since), days
+
+    def windows_agree() -> None:
+        for days in (1, 3, 5, 10, 17, 30, 90):
+            since = timezone.now() - timedelta(days=days)
+            assert [s.people for s in funnel(actor=owner, workspace=workspace, since=since)] == _scan_funnel(
+                workspace.id, since
+            ), (days, merged)
+            cohorts = cohort_retention(actor=owner, workspace=workspace, since=since)
+            assert _cohort_cells(cohorts) == _scan_cohorts(workspace.id, since), days
+            first, last = week_of(since).date(), week_of(timezone.now()).date()
+            scanned = cohort_cells_scan(workspace=workspace, first=first, last=last)
+            assert _cohort_cells(cohorts) == [(c, (w - c).days // 7, n) for c, w, n in scanned], days
+
+    # (the cohort pairs read with the week changes not folded in yet, then folded in)
+    assert PersonWeekChange.objects.filter(workspace=workspace).exists()
+    windows_agree()
+    cohort_pairs_compact()
+    assert not PersonWeekChange.objects.filter(workspace=workspace).exists()
+    assert _pairs_kept(workspace.id) == _pairs_rebuilt(workspace.id)
+    windows_agree()
     # the numbers themselves, for the 30-day window: ana, bo, cy (with anon-7), di and fay
     # visited; ed's visit was 40 days ago
     since = timezone.now() - timedelta(days=30)

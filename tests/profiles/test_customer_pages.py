@@ -88,6 +88,41 @@ def test_search_by_trait_and_by_an_email_typed_in_any_case(client, workspace, tr
 
 
 @pytest.mark.django_db
+def test_a_partial_search_matches_the_start_of_any_word_of_a_name_or_email(client, workspace, tracker) -> None:
+    from profiles.selectors import customer_search
+
+    # given people with names and emails in several shapes
+    _identify(tracker, "ana", first_name="Ana", last_name="Silva", email="ana.silva@acme.com")
+    _identify(tracker, "jo", name="José O'Neil-Smith", email="JOSE@Globex.IO")
+    _identify(tracker, "lee", first_name="Lee", last_name="Anderson", email="lee_anderson+shop@acme.com")
+    _identify(tracker, "anon")  # no name or email
+    owner = workspace.memberships.get(role=Role.OWNER).user
+
+    def found(query: str) -> set[str]:
+        people = customer_search(actor=owner, workspace=workspace, query=query)
+        return {str(p.traits.get("email", "")).lower() for p in people}
+
+    ana, jose, lee = "ana.silva@acme.com", "jose@globex.io", "lee_anderson+shop@acme.com"
+    # then each word typed must start a word of the email or the name, in any case and order
+    assert found("an") == {ana, lee}  # Ana, Anderson (not the "an" inside "Silvana" or "jean")
+    assert found("SIL") == {ana}
+    assert found("silva ana") == found("Ana Sil") == {ana}
+    assert found("acme") == {ana, lee}  # everyone at a domain
+    assert found("shop") == {lee}  # words split at punctuation: lee, anderson, shop, acme, com
+    assert found("josé") == {jose} and found("o'neil") == {jose} and found("neil smith") == {jose}
+    assert found("ilva") == set()  # the middle of a word is not the start of one
+    assert found("ana lee") == set()  # every word typed has to match the same person
+    assert found("--") == set()  # nothing to look for
+    # and whole identifiers still answer exactly, from the identifier index
+    assert found("ana.silva@acme.com") == {ana}
+    assert found("lee") == {lee}  # a user id (exact) wins over the word search
+    # and the page lists them
+    client.force_login(owner)
+    page = client.get("/customers/?q=anders", HTTP_HX_REQUEST="true").content.decode()
+    assert "lee_anderson+shop@acme.com" in page and "ana.silva@acme.com" not in page
+
+
+@pytest.mark.django_db
 def test_customer_360_shows_merges_privacy_decisions_and_what_we_would_do_now(client, workspace, tracker, ana) -> None:
     from decisions.models import Decision
     from decisions.services import decision_make, guardrails_save

@@ -13,11 +13,13 @@ from django.db import connection
 from django.test import Client
 
 from accounts.roles import Role
+from accounts.selectors import write_key_active
 from audit.models import AuditEntry
 from audit.verification import audit_verify
 from decisions.approvals import approval_edit_and_approve
 from decisions.models import Decision
 from events.models import Event
+from events.selectors import tracking_caller
 from profiles.models import Identifier, Profile, ProfileFeatures, SuppressedIdentifier
 from profiles.privacy import subject_erase, subject_export
 from profiles.selectors import identifiers_suppressed, profile_by_identifier
@@ -159,6 +161,17 @@ def test_a_new_event_for_an_erased_person_is_dropped(queue, ottoline, tracker) -
     assert Event.objects.filter(workspace=queue).count() == events_before
     assert profile_by_identifier(workspace=queue, kind="user_id", value=USER_ID) is None
     assert _rows_mentioning(USER_ID) == {}
+
+
+@pytest.mark.django_db
+def test_the_tracking_api_looks_up_erased_identifiers_only_in_workspaces_with_erasures(queue, ottoline) -> None:
+    key = write_key_active(workspace=queue)
+    assert key is not None
+    before = tracking_caller(write_key=key.key)
+    assert before is not None and before.workspace == queue and before.erasures is False
+    subject_erase(workspace=queue, profile=ottoline, actor=None, reason="request #14")
+    after = tracking_caller(write_key=key.key)
+    assert after is not None and after.erasures is True
 
 
 @pytest.mark.django_db
