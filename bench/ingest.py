@@ -19,10 +19,10 @@ import time
 import uuid
 from typing import Any
 
-import aiohttp
 import psycopg
 
 from bench.harness import (
+    HttpClient,
     LoadResult,
     Server,
     bench_database_url,
@@ -33,6 +33,7 @@ from bench.harness import (
     machine_facts,
     open_loop,
     percentiles,
+    post_ok,
     recreate_database,
     write_section,
 )
@@ -116,34 +117,32 @@ def _phases(url: str, write_key: str) -> tuple[dict[str, LoadResult], dict[str, 
     headers = _auth(write_key)
     rng = random.Random(42)
 
-    async def post(session: aiohttp.ClientSession, path: str, body: dict[str, Any]) -> tuple[bool, str]:
-        try:
-            async with session.post(url + path, data=json.dumps(body), headers=headers) as response:
-                await response.read()
-                return response.status == 200, f"HTTP {response.status}"
-        except aiohttp.ClientError as exc:
-            return False, type(exc).__name__
+    async def post(client: HttpClient, path: str, body: dict[str, Any]) -> tuple[bool, str]:
+        return await post_ok(client, path, json.dumps(body).encode(), headers)
 
-    async def batch(session: aiohttp.ClientSession, _: int) -> tuple[bool, str]:
-        return await post(session, "/v1/batch", {"batch": [_event(rng) for _ in range(100)]})
+    async def batch(client: HttpClient, _: int) -> tuple[bool, str]:
+        return await post(client, "/v1/batch", {"batch": [_event(rng) for _ in range(100)]})
 
-    async def single(session: aiohttp.ClientSession, _: int) -> tuple[bool, str]:
+    async def single(client: HttpClient, _: int) -> tuple[bool, str]:
         event = _event(rng)
         path = {"track": "/v1/track", "page": "/v1/page", "identify": "/v1/identify"}[event["type"]]
-        return await post(session, path, event)
+        return await post(client, path, event)
 
-    async def track(session: aiohttp.ClientSession, _: int) -> tuple[bool, str]:
+    async def track(client: HttpClient, _: int) -> tuple[bool, str]:
         event = _event(rng)
         if event["type"] != "track":
             event = {**event, "type": "track", "event": "Product Viewed", "properties": {"category": "shoes"}}
-        return await post(session, "/v1/track", event)
+        return await post(client, "/v1/track", event)
 
     phases: list[tuple[str, Any]] = [
-        ("warmup", lambda: closed_loop(total=50, concurrency=4, request=single)),
-        ("batch", lambda: closed_loop(total=BATCH_REQUESTS, concurrency=CONCURRENCY, request=batch)),
-        ("single", lambda: closed_loop(total=SINGLE_REQUESTS, concurrency=CONCURRENCY, request=single)),
+        ("warmup", lambda: closed_loop(base_url=url, total=50, concurrency=4, request=single)),
+        ("batch", lambda: closed_loop(base_url=url, total=BATCH_REQUESTS, concurrency=CONCURRENCY, request=batch)),
+        ("single", lambda: closed_loop(base_url=url, total=SINGLE_REQUESTS, concurrency=CONCURRENCY, request=single)),
         *[
-            (f"rate_{rate}", lambda rate=rate: open_loop(rate=rate, duration_s=RATE_SECONDS, request=track))
+            (
+                f"rate_{rate}",
+                lambda rate=rate: open_loop(base_url=url, rate=rate, duration_s=RATE_SECONDS, request=track),
+            )
             for rate in RATES
         ],
     ]
@@ -231,7 +230,7 @@ def _markdown(facts: dict[str, str], res: dict[str, LoadResult], stored: dict[st
         "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()) + ".",
         f"Server: uvicorn with {WEB_WORKERS} worker processes, `DEBUG=0`, on 127.0.0.1; the load generator "
-        "(aiohttp, one process) runs on the same 2 cores, so every figure includes its CPU cost.",
+        "(`bench.harness.HttpClient`, one process) runs on the same 2 cores, so every figure includes its CPU cost.",
         f"Data: {PEOPLE} people; mix 65% Product Viewed, 15% Product Added, 5% Order Completed, 10% page, "
         "5% identify; every event carries userId and anonymousId. Durable = counted in PostgreSQL after each phase "
         "(and checked equal to what the API acknowledged). "

@@ -16,6 +16,7 @@ broker that is not Redis, or a task with a non-default priority, ETA or expiry (
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import socket
@@ -54,14 +55,25 @@ def _fast_path_url() -> str | None:
     return url
 
 
+@functools.cache
+def _task_settings(name: str, time_limit: Any, soft_limit: Any, ignore_result: Any) -> tuple[Any, Any, bool]:
+    """A task's limits and result setting as the worker should see them, read from Celery's
+    configuration once per task (its lookups cost more than building the message)."""
+    conf = current_app.conf
+    return (
+        time_limit if time_limit is not None else conf.task_time_limit,
+        soft_limit if soft_limit is not None else conf.task_soft_time_limit,
+        bool(ignore_result if ignore_result is not None else conf.task_ignore_result),
+    )
+
+
 def task_message(task: Task, *, kwargs: Mapping[str, Any], queue: str, kwargsrepr: str) -> tuple[str, bytes]:
     """The task id and the JSON a Redis-transport worker expects for ``task(**kwargs)`` on ``queue``."""
-    conf = current_app.conf
     task_id = str(uuid.uuid4())
     body = json.dumps([[], dict(kwargs), _EMBED]).encode()
-    time_limit = task.time_limit if task.time_limit is not None else conf.task_time_limit
-    soft_limit = task.soft_time_limit if task.soft_time_limit is not None else conf.task_soft_time_limit
-    ignore_result = task.ignore_result if task.ignore_result is not None else conf.task_ignore_result
+    time_limit, soft_limit, ignore_result = _task_settings(
+        task.name, task.time_limit, task.soft_time_limit, task.ignore_result
+    )
     message = {
         "body": base64.b64encode(body).decode("ascii"),
         "content-encoding": "utf-8",
@@ -82,14 +94,14 @@ def task_message(task: Task, *, kwargs: Mapping[str, Any], queue: str, kwargsrep
             "argsrepr": "()",
             "kwargsrepr": kwargsrepr,
             "origin": _ORIGIN,
-            "ignore_result": bool(ignore_result),
+            "ignore_result": ignore_result,
             "replaced_task_nesting": 0,
             "stamped_headers": None,
             "stamps": {},
         },
         "properties": {
             "correlation_id": task_id,
-            "reply_to": str(current_app.thread_oid),
+            "reply_to": str(current_app.thread_oid),  # per thread, as Celery sets it
             "argsrepr": "()",
             "kwargsrepr": kwargsrepr,
             "delivery_mode": 2,

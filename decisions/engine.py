@@ -317,7 +317,7 @@ def decide(snapshot: Snapshot, *, seed: int, now: datetime) -> Outcome:
         explanation=sentence,
         reasons={
             "signals": [dict(vars(s)) for s in signals],  # flat dataclasses: no deep copy needed
-            "removed": [dict(vars(r)) for r in removals],
+            # (the removals are stored once, as the decision's ``guardrails``)
             "runner_up": runner_up.key if runner_up else None,
             "do_nothing_priority": 0.0,
         },

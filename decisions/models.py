@@ -298,6 +298,19 @@ class Decision(models.Model):
         return f"{self.chosen_key or 'nothing'} for {self.profile_id}"
 
 
+class CatalogStamp(models.Model):
+    """A counter per workspace that database triggers bump on every insert, update or delete of
+    its actions, policies and guardrail config (migration 0005), whoever makes the change: a
+    service, a bulk update, another process. Decisions compare it with their process's cached
+    catalog (decisions/snapshots.py). No row yet: version 0."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalog stamp {self.version}"
+
+
 class CatalogSnapshot(models.Model):
     """The action specs a decision chose from, stored once and shared by every decision that saw
     the same ones (``Decision.inputs["snapshot"]["actions_ref"]``). Fifty specs are about 20 KB

@@ -9,11 +9,11 @@ A decision reads two kinds of data:
   suppression windows. It changes all the time and is read fresh every time.
 
 ``person_state_load`` reads all of the person's state in one statement, and the same statement
-returns the catalog's current **stamp** (a digest of every action's, policy's and guardrail
-config's version and update time in the workspace). When the stamp differs from the cached
-catalog's, the catalog is reloaded before deciding, so an edit made in another process is seen
-by the very next decision, never a stale one. The per-process cache is therefore a saving of
-three queries per decision with no staleness window.
+returns the catalog's current **stamp** (a version that database triggers bump on every change
+to the workspace's actions, policies and guardrail config, ``models.CatalogStamp``). When the
+stamp differs from the cached catalog's, the catalog is reloaded before deciding, so an edit
+made in another process is seen by the very next decision, never a stale one. The per-process
+cache is therefore a saving of three queries per decision with no staleness window.
 
 Callers must hold the person's decision lock (``decisions.services._person_lock``) before
 calling ``person_state_load``: the statement's snapshot is taken after the lock is granted, so
@@ -62,14 +62,10 @@ SPEC_FIELDS = (
     "active_until",
 )
 
-# A digest of every catalog row of the workspace, whole rows as text: any change, through a
-# service or a bulk update in another process, changes it. Tens of rows: cheap next to a round trip.
+# The catalog's version: a counter that triggers on the catalog tables bump on any change, through a
+# service, a bulk update or another process (models.CatalogStamp). One primary-key probe.
 _STAMP_SQL = """
-md5(concat_ws('|',
-    (SELECT string_agg(a::text, ';' ORDER BY a.id) FROM decisions_action a WHERE a.workspace_id = %(workspace)s),
-    (SELECT string_agg(p::text, ';' ORDER BY p.id) FROM decisions_policy p WHERE p.workspace_id = %(workspace)s),
-    (SELECT g::text FROM decisions_guardrailconfig g WHERE g.workspace_id = %(workspace)s)
-))
+(SELECT coalesce((SELECT 'v' || s.version FROM decisions_catalogstamp s WHERE s.workspace_id = %(workspace)s), 'v0'))
 """
 
 # Composed of constants only (no user input reaches the text).

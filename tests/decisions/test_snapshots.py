@@ -105,3 +105,25 @@ def test_snapshots_stored_inline_before_references_still_restore(shop) -> None:
     assert "actions" in inline and "actions_ref" not in inline
     restored = snapshot_restore(inline)
     assert restored == snapshot_restore(decision.inputs["snapshot"])
+
+
+def test_every_kind_of_catalog_write_moves_the_stamp(shop) -> None:
+    from django.db import connection
+
+    def stamp() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce((SELECT version FROM decisions_catalogstamp WHERE workspace_id = %s), 0)", [shop.id]
+            )
+            return str(cursor.fetchone()[0])
+
+    seen = [stamp()]
+    Action.objects.filter(workspace=shop, key="weekly_promo").update(cost=2)  # bulk update
+    seen.append(stamp())
+    with connection.cursor() as cursor:  # raw SQL, as another tool would
+        cursor.execute("UPDATE decisions_policy SET name = name WHERE workspace_id = %s", [shop.id])
+        cursor.execute("UPDATE decisions_guardrailconfig SET brand_safety = '{}' WHERE workspace_id = %s", [shop.id])
+    seen.append(stamp())
+    Action.objects.filter(workspace=shop, key="checkout_help").delete()
+    seen.append(stamp())
+    assert len(set(seen)) == len(seen), seen
