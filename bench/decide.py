@@ -197,7 +197,8 @@ async def _http(url: str, secret: str, users: list[str]) -> dict[str, LoadResult
         return await post_ok(client, "/api/v1/ping/", b"", headers, method="GET")
 
     results: dict[str, LoadResult] = {}
-    await open_loop(base_url=url, rate=20, duration_s=2, request=decide)  # warm-up
+    for warm in (decide, ping):  # warm-up: both paths, both worker processes
+        await open_loop(base_url=url, rate=20, duration_s=2, request=warm)
     for rate in RATES:
         results[f"ping_{rate}"] = await open_loop(base_url=url, rate=rate, duration_s=RATE_SECONDS, request=ping)
         results[f"decide_{rate}"] = await open_loop(base_url=url, rate=rate, duration_s=RATE_SECONDS, request=decide)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions.models import Action, CatalogSnapshot, GuardrailConfig, SuppressionWindow
-from decisions.services import decision_make, decision_replay, snapshot_load
+from decisions.services import decision_make, decision_replay, policy_save, snapshot_load
 from decisions.snapshots import catalog_cached, catalog_forget, snapshot_restore
 from tests.decisions.conftest import identify, make_action, person
 
@@ -42,8 +42,13 @@ def test_new_actions_and_guardrail_edits_are_seen_by_the_next_decision(shop) -> 
 
 def test_one_statement_loads_the_same_person_state_as_the_tables_hold(shop) -> None:
     ana = person(shop, "ana")
+    # No holdout: a held-out decision is not a contact, and whether Ana is held out depends on her id.
+    policy_save(
+        workspace=shop, actor=None, values={"key": "default", "name": "Default", "status": "live", "holdout_share": 0}
+    )
     catalog_forget()
     acted = decision_make(workspace=shop, profile=ana, only=["weekly_promo"])
+    assert acted.status == "acted", acted.explanation
     until = timezone.now() + timedelta(hours=5)
     SuppressionWindow.objects.create(
         workspace=shop, profile=ana, reason="a complaint", kinds=["offer"], channels=[], until=until, source_ref="x"
