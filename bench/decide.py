@@ -221,7 +221,8 @@ def main() -> None:
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench` (`bench/decide.py`).",
         "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()) + ".",
-        f"Catalog: {ACTIONS} actions across 4 channels, each with an eligibility condition; a live policy with "
+        f"Catalog: {ACTIONS} actions across 4 channels, each with an eligibility condition that every bench person "
+        f"meets (so every decision weighs all {ACTIONS}); a live policy with "
         f"Thompson sampling (propensity from 256 extra draws) and a 10% holdout; {PEOPLE} people with consent.",
         "",
         "| in process | calls | p50 ms | p95 ms | p99 ms | max ms |",

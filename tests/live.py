@@ -11,6 +11,17 @@ from contextlib import contextmanager
 from typing import Any
 
 
+def database_url() -> str:
+    """The test database as a ``DATABASE_URL`` for a subprocess (a worker, ``make run``). The host
+    may be a Unix-socket directory (the embedded server's default), which a URL must percent-encode."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgresql://{db['USER']}@{quote(str(db['HOST']), safe='')}:{db['PORT']}/{db['NAME']}"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

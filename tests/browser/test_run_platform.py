@@ -14,9 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from django.db import connection
 
-from tests.live import free_port
+from tests.live import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,10 +39,9 @@ def _read_banner(proc: subprocess.Popen[str], deadline: float) -> dict[str, str]
 @pytest.mark.django_db(transaction=True)
 def test_platform_starts_demo_login_sees_dashboard_and_ctrl_c_stops_all(tmp_path, browser_page, artifacts_dir) -> None:
     port = free_port()
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "CEP_VAR_DIR": str(tmp_path),
         "DEBUG": "1",
         "PYTHONUNBUFFERED": "1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.db import transaction
 from django.utils import timezone
 
@@ -132,3 +133,10 @@ def test_every_kind_of_catalog_write_moves_the_stamp(shop) -> None:
     Action.objects.filter(workspace=shop, key="checkout_help").delete()
     seen.append(stamp())
     assert len(set(seen)) == len(seen), seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_workspace_with_a_catalog_commits(shop) -> None:
+    decision_make(workspace=shop, profile=person(shop, "ana"))
+    shop.delete()  # cascades to actions, policies, guardrails: their triggers must not break the commit
+    assert not Action.objects.filter(workspace_id=shop.id).exists()

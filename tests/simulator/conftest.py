@@ -17,7 +17,7 @@ from cep.celery import app as celery_app
 from decisions.defaults import catalog_defaults_install
 from decisions.services import guardrails_save
 from tests.factories import make_secret_key
-from tests.live import asgi_server
+from tests.live import asgi_server, database_url
 
 
 @pytest.fixture
@@ -35,12 +35,9 @@ def worker_process(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker in a process of its own (queues ingest and decisions) on the test
     database: it attributes orders while the simulator runs, without sharing this process's GIL
     with the web server and the simulator."""
-    from django.db import connection
-
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "DB_POOL_MAX_SIZE": "0",
         "PYTHONUNBUFFERED": "1",
     }
