@@ -9,8 +9,9 @@ kombu's Redis transport would write for a task routed to a plain queue, and push
 (tests/core/test_broker.py compares the two messages field by field and runs the task through a
 real worker).
 
-It falls back to ``apply_async`` whenever the fast path would not be equivalent: eager mode, a
-broker that is not Redis, or a task with a non-default priority, ETA or expiry (not supported here).
+It falls back to ``apply_async`` whenever the fast path would not be equivalent: eager mode, or
+a broker that is not Redis. It takes keyword arguments and a queue only: for priorities, ETAs,
+expiries or links, call ``apply_async``.
 """
 
 from __future__ import annotations
