@@ -25,6 +25,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from accounts.authentication import secret_key_touch
 from core.lean_asgi import LeanReply, LeanRoute
 from decisions.apis import DecideApi, OutcomeApi, decision_answer
 from decisions.selectors import decide_caller
@@ -60,6 +61,7 @@ def _decide_quick(raw: bytes, headers: Mapping[str, str]) -> LeanReply | None:
     if found is None:
         return None
     secret, profile = found
+    secret_key_touch(secret)  # what SecretKeyAuthentication does for the view
     decision = decision_make(
         workspace=secret.workspace, profile=profile, context=body.get("context", {}), only=candidates or None
     )

@@ -10,7 +10,7 @@ from uuid import UUID
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
-from accounts.authentication import secret_key_problem, secret_key_touch
+from accounts.authentication import secret_key_problem
 from accounts.models import SecretKey, Workspace
 from accounts.principals import Actor
 from accounts.roles import MANAGE_CATALOG
@@ -56,7 +56,7 @@ def decide_caller(*, key: str, person: Mapping[str, Any]) -> tuple[SecretKey, Pr
     person it names, read in one statement; None whenever that quick answer is not the whole
     answer (unknown, revoked or expired key, no such person by the first identifier given, a
     merged profile): the caller then goes the long way (authentication, ``person_resolve``),
-    which also words the errors."""
+    which also words the errors. Reads only: the caller records the key's use."""
     if person.get("profileId"):
         match, params = 'p."id" = %s', [str(person["profileId"])]
     else:
@@ -90,7 +90,6 @@ def decide_caller(*, key: str, person: Mapping[str, Any]) -> tuple[SecretKey, Pr
     if profile.merged_into_id is not None:
         return None
     profile.workspace = secret.workspace
-    secret_key_touch(secret)
     return secret, profile
 
 
