@@ -9,6 +9,7 @@ from pathlib import Path
 import dj_database_url
 
 from cep.embedded import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL
+from core.db_pool import RecentUseCheck
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CEP_VAR_DIR", BASE_DIR / "var"))
@@ -111,14 +112,21 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 # pool hands a connection to a request and takes it back when the request ends.
 DB_POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", "12"))
 # Health checks make the pool test a connection on checkout and replace a dead one (server
-# restart, terminated backend) instead of failing the request that got it.
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+# restart, terminated backend) instead of failing the request that got it. With the pool, the
+# check pings only connections idle for DB_POOL_CHECK_IDLE_SECONDS or whose socket has something
+# to read (core/db_pool.py): a connection in steady use costs no extra round trip.
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True, engine="core.postgresql")
+}
 if DB_POOL_MAX_SIZE > 0:
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
-        "max_size": DB_POOL_MAX_SIZE,
-        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
-    }
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        pool={
+            "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        },
+        pool_check=RecentUseCheck(float(os.environ.get("DB_POOL_CHECK_IDLE_SECONDS", "2"))),
+    )
 # Server-side prepared statements for the statements run with server-side binding (profiles/sql.py:
 # the ingest and decide hot paths; Django's own queries bind client-side and are never prepared):
 # psycopg prepares a statement on a connection after it ran this many times there, so PostgreSQL

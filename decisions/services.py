@@ -4,7 +4,6 @@ outcomes and rewards, suppression windows."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -354,13 +353,6 @@ def suppressions_open(*, workspace: Workspace, signals: Sequence[tuple[Any, str,
 # --- deciding -----------------------------------------------------------------------------------------------------
 
 
-def _person_lock(profile_id: Any) -> None:
-    """Serialise decisions for one person: contact caps are counted and used in one critical section."""
-    key = int.from_bytes(hashlib.sha256(f"decide:{profile_id}".encode()).digest()[:8], "big", signed=True)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-
-
 def live_policy(workspace: Workspace) -> Policy:
     """The workspace's live policy (an unsaved default when none is live). From the process's
     catalog cache: decision_make checks it against the database's stamp before deciding."""
@@ -402,8 +394,8 @@ def snapshot_load(
 ) -> tuple[Snapshot, dict[str, str], CandidateSpecs, Policy]:
     """Everything the decision will read, the model versions behind the scores, the candidate
     actions (specs, ids by key, stored name), and the policy it runs under (``policy``, or the live
-    one when None). One statement when the cached catalog is current (decisions/snapshots.py);
-    take the person's lock first."""
+    one when None). One statement when the cached catalog is current (decisions/snapshots.py),
+    which also takes the person's decision lock until the caller's transaction ends."""
     catalog = catalog_cached(workspace)
     policy_key = policy.key if policy is not None else catalog.live_policy.key
     state = person_state_load(workspace=workspace, profile_id=profile.id, policy_key=policy_key, now=now)
@@ -489,8 +481,7 @@ def decision_make(
 ) -> Decision:
     """Decide for one person now. Event-triggered decisions are idempotent per (event, policy version)."""
     started = time.perf_counter()
-    with transaction.atomic():
-        _person_lock(profile.id)
+    with transaction.atomic():  # snapshot_load takes the person's decision lock: caps are counted and used under it
         now = timezone.now()
         snapshot, versions, offered, policy = snapshot_load(
             workspace=workspace,

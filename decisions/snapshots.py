@@ -15,9 +15,10 @@ stamp differs from the cached catalog's, the catalog is reloaded before deciding
 made in another process is seen by the very next decision, never a stale one. The per-process
 cache is therefore a saving of three queries per decision with no staleness window.
 
-Callers must hold the person's decision lock (``decisions.services._person_lock``) before
-calling ``person_state_load``: the statement's snapshot is taken after the lock is granted, so
-contacts counted for caps include every decision committed before ours.
+``person_state_load`` also takes the person's decision lock, in the same round trip (a database
+function, migration 0007): the state is read after the lock is granted, so contacts counted for
+caps include every decision committed before ours. Call it inside the transaction that will
+store the decision.
 """
 
 from __future__ import annotations
@@ -67,26 +68,9 @@ SPEC_FIELDS = (
 _STAMP_SQL = """
 (SELECT coalesce((SELECT 'v' || s.version FROM decisions_catalogstamp s WHERE s.workspace_id = %(workspace)s), 'v0'))
 """
-
-# Composed of constants only (no user input reaches the text).
-_PERSON_SQL = f"""
-SELECT
-    (SELECT f.state FROM profiles_profilefeatures f WHERE f.profile_id = %(profile)s),
-    (SELECT coalesce(json_agg(json_build_array(s.kind, s.value, s.explanation, s.model_version_id)), '[]'::json)
-       FROM scoring_profilescore s
-      WHERE s.workspace_id = %(workspace)s AND s.profile_id = %(profile)s AND s.action = ''),
-    (SELECT coalesce(json_object_agg(b.action_key, b.state), '{{}}'::json)
-       FROM decisions_banditarm b
-      WHERE b.workspace_id = %(workspace)s AND b.policy_key = %(policy_key)s),
-    (SELECT coalesce(json_agg(json_build_array(d.channel, d.created_at) ORDER BY d.created_at), '[]'::json)
-       FROM decisions_decision d
-      WHERE d.workspace_id = %(workspace)s AND d.profile_id = %(profile)s AND d.created_at >= %(week)s
-        AND d.status = ANY(%(acted)s) AND d.channel = ANY(%(channels)s)),
-    (SELECT coalesce(json_agg(json_build_array(w.reason, w.until, w.kinds, w.channels) ORDER BY w.until), '[]'::json)
-       FROM decisions_suppressionwindow w
-      WHERE w.workspace_id = %(workspace)s AND w.profile_id = %(profile)s AND w.until > %(now)s),
-    {_STAMP_SQL}
-"""  # noqa: S608
+# The person's state and the stamp come from ``decisions_person_state`` (migration 0007), which
+# takes the person's decision lock first.
+_PERSON_SQL = "SELECT * FROM decisions_person_state(%s, %s, %s, %s, %s, %s, %b, %b)"
 
 
 def _spec(row: Mapping[str, Any], weight: float) -> ActionSpec:
@@ -243,21 +227,31 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+def person_lock_key(profile_id: UUID) -> int:
+    """The advisory lock that serialises decisions for one person."""
+    return int.from_bytes(hashlib.sha256(f"decide:{profile_id}".encode()).digest()[:8], "big", signed=True)
+
+
+_ACTED = [str(status) for status in ACTED_STATUSES]
+_CHANNELS = list(CONTACT_CHANNELS)
+
+
 def person_state_load(*, workspace: Workspace, profile_id: UUID, policy_key: str, now: datetime) -> PersonState:
-    """The person's state and the catalog stamp, in one statement."""
-    # Server-side binding: psycopg prepares the statement after a few runs on a connection, so
-    # PostgreSQL stops planning it on every decision.
+    """Take the person's decision lock (held until the caller's transaction ends), then read their
+    state and the catalog stamp: one round trip. The state is read after the lock is granted, so
+    the contacts counted for caps include every decision committed before ours."""
     (row,) = bulk_fetchall(
         _PERSON_SQL,
-        {
-            "workspace": workspace.id,
-            "profile": profile_id,
-            "policy_key": policy_key,
-            "week": now - timedelta(days=7),
-            "now": now,
-            "acted": [str(status) for status in ACTED_STATUSES],
-            "channels": list(CONTACT_CHANNELS),
-        },
+        [
+            person_lock_key(profile_id),
+            workspace.id,
+            profile_id,
+            policy_key,
+            now - timedelta(days=7),
+            now,
+            _ACTED,
+            _CHANNELS,
+        ],
     )
     # Django's psycopg setup hands json/jsonb back as text (JSONField decodes it); so do we.
     features_state, scores, arms, contacts, suppressions = (_json(value) for value in row[:5])

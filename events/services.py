@@ -8,7 +8,8 @@ one). In one transaction:
    order; whatever comes back is new, the rest are replays (first write wins);
 2. resolve the new events' people and update their golden records and features
    (``profiles.services.profiles_observe``: set-based, each person once per batch);
-3. insert the new events with their profile ids in one statement;
+3. insert the new events with their profile ids, in the same statement as the features upsert
+   (``profiles.sql.WriteBatch``: one round trip);
 4. after commit, publish ``event.ingested`` (core.domain_events).
 
 The transaction is retried when PostgreSQL aborts it for a deadlock or serialisation
@@ -40,7 +41,7 @@ from profiles.features import FeatureEvent
 from profiles.identity import SOURCE_CONTEXT, SOURCE_IDENTIFY, Observation, observation_keys
 from profiles.selectors import identifiers_suppressed
 from profiles.services import profiles_observe
-from profiles.sql import bulk_execute, bulk_fetchall
+from profiles.sql import WriteBatch, bulk_fetchall
 
 logger = logging.getLogger(__name__)
 
@@ -153,8 +154,9 @@ def _ledger_claim(
 def _events_insert(
     workspace_id: UUID,
     rows: Sequence[tuple[UUID, Message, UUID | None]],
+    writes: WriteBatch,
 ) -> None:
-    bulk_execute(
+    writes.add(
         f"INSERT INTO {EVENT_TABLE} (id, workspace_id, profile_id, message_id, type, name, anonymous_id, user_id, "  # noqa: S608
         "timestamp, original_timestamp, sent_at, received_at, properties, traits, context, integrations, extra) "
         "SELECT u.id, %s, u.profile_id, u.message_id, u.type, u.name, u.anonymous_id, u.user_id, u.ts, u.ots, "
@@ -193,13 +195,16 @@ def _ingest(workspace: Workspace, messages: Sequence[Message], received_at: date
     new = [(index, ids[index], m) for index, m in enumerate(messages) if claimed.get(m.message_id) == ids[index]]
     if not new:
         return IngestResult(stored=[], duplicates=len(messages))
+    writes = WriteBatch()  # the features upsert and the events insert: one round trip
     resolved = profiles_observe(
         workspace=workspace,
         observations=[observation_of(index, message) for index, _, message in new],
         now=received_at,
+        writes=writes,
     )
     rows = [(event_id, message, resolved.get(index)) for index, event_id, message in new]
-    _events_insert(workspace.id, rows)
+    _events_insert(workspace.id, rows, writes)
+    writes.flush()
     stored = [
         StoredEvent(
             id=event_id,

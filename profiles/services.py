@@ -16,6 +16,10 @@ Locking (why nothing is lost or duplicated under concurrent writers):
 3. Audit entries (which take the workspace's audit-chain lock) are written last, once every
    other lock is held, so that lock never sits in a cycle.
 
+Steps 1 and 2, and reading the locked profiles' features, are one round trip: the database
+function ``profiles_identify_locked`` (migration 0007) runs them in order, each with a snapshot
+taken after the previous step's locks were granted.
+
 Lock order can still cross when two merges meet (rare); PostgreSQL then aborts one writer
 with a deadlock error and ``events.services`` retries its whole transaction.
 """
@@ -58,7 +62,7 @@ from profiles.identity import (
 )
 from profiles.models import Identifier, Profile, ProfileFeatures
 from profiles.references import profile_references
-from profiles.sql import bulk_execute, bulk_fetchall
+from profiles.sql import WriteBatch, bulk_execute, bulk_fetchall
 
 PROFILE_TABLE = Profile._meta.db_table
 IDENTIFIER_TABLE = Identifier._meta.db_table
@@ -121,48 +125,45 @@ def _lock_key(workspace_id: UUID, key: Key) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _identifiers_lock(workspace_id: UUID, keys: Iterable[Key]) -> None:
-    lock_ids = sorted({_lock_key(workspace_id, key) for key in keys})
-    if not lock_ids:
-        return
-    bulk_execute(
-        "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%b::bigint[]) AS k ORDER BY 1) AS ordered", [lock_ids]
-    )
+@dataclass
+class _Locked:
+    found: dict[Key, UUID] = field(default_factory=dict)  # identifier -> profile, as stored
+    rows: dict[UUID, _ProfileRow] = field(default_factory=dict)  # live profiles, locked
+    redirects: dict[UUID, UUID] = field(default_factory=dict)  # tombstone -> the profile it was merged into
+    features: dict[UUID, Any] = field(default_factory=dict)  # stored features of profiles in features_read
+    features_read: set[UUID] = field(default_factory=set)  # live profiles whose features were read locked
 
 
-def _identifiers_lock_profiles(
-    workspace_id: UUID, keys: Sequence[Key]
-) -> tuple[dict[Key, UUID], dict[UUID, _ProfileRow], dict[UUID, UUID]]:
-    """Find the stored identifiers and lock their profiles (one statement, in profile id
-    order), then lock, transitively, the survivors of any profile found merged meanwhile.
-    Returns identifier -> profile as stored, the live rows (golden-record data not loaded),
-    and tombstone -> the profile it was merged into. Runs after ``_identifiers_lock``, so the
-    statement sees every identifier committed by writers of the same keys."""
-    found: dict[Key, UUID] = {}
-    rows: dict[UUID, _ProfileRow] = {}
-    redirects: dict[UUID, UUID] = {}
+def _identifiers_lock_profiles(workspace_id: UUID, keys: Sequence[Key]) -> _Locked:
+    """Lock the identifiers (advisory locks, sorted), find them and lock their profiles (in
+    profile id order), and read those profiles' features: one round trip, each step seeing what
+    was committed before its locks were granted (``profiles_identify_locked``, migration 0007).
+    Then lock, transitively, the survivors of any profile found merged meanwhile.
+    The rows' golden-record data is not loaded."""
+    locked = _Locked()
+    found, rows, redirects = locked.found, locked.rows, locked.redirects
     if not keys:
-        return found, rows, redirects
+        return locked
     fetched = bulk_fetchall(
-        # One unique-index probe per key (LATERAL, fenced by OFFSET 0 so it is not flattened into a
-        # join), whatever the planner's statistics say: with stale ones (a table that just grew) a
-        # plain join scanned every identifier of the workspace.
-        f"SELECT k.kind, k.value, p.id, p.merged_into_id, p.created_at "  # noqa: S608
-        "FROM unnest(%b::text[], %b::text[]) AS k(kind, value) "
-        f"CROSS JOIN LATERAL (SELECT i.profile_id FROM {IDENTIFIER_TABLE} AS i "
-        "WHERE i.workspace_id = %s AND i.kind = k.kind AND i.value = k.value OFFSET 0) AS i "
-        f"JOIN {PROFILE_TABLE} AS p ON p.id = i.profile_id "
-        "ORDER BY p.id FOR UPDATE OF p",
-        [[k for k, _ in keys], [v for _, v in keys], workspace_id],
+        "SELECT * FROM profiles_identify_locked(%s, %b, %b, %b)",
+        [
+            workspace_id,
+            sorted({_lock_key(workspace_id, key) for key in keys}),
+            [k for k, _ in keys],
+            [v for _, v in keys],
+        ],
     )
     pending: set[UUID] = set()
-    for kind, value, pid, merged_into, created_at in fetched:
+    for kind, value, pid, merged_into, created_at, state in fetched:
         found[(kind, value)] = pid
         if merged_into is not None:
             redirects[pid] = merged_into
             pending.add(merged_into)
         else:
             rows[pid] = _ProfileRow(id=pid, created_at=created_at)
+            locked.features_read.add(pid)
+            if state is not None:
+                locked.features[pid] = state
     for _ in range(MAX_MERGE_CHAIN):  # rare: a merge committed between our read and our lock
         pending -= set(rows) | set(redirects)
         if not pending:
@@ -179,7 +180,7 @@ def _identifiers_lock_profiles(
                 pending.add(merged_into)
             else:
                 rows[pid] = _ProfileRow(id=pid, created_at=created_at)
-    return found, rows, redirects
+    return locked
 
 
 def _profiles_load(rows: Iterable[_ProfileRow]) -> None:
@@ -300,23 +301,37 @@ def _merges_write(workspace_id: UUID, merges: Sequence[_Merge], now: datetime) -
         )
 
 
-def _features_load(profile_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
-    if not profile_ids:
-        return {}
-    found = bulk_fetchall(
-        f"SELECT profile_id, state FROM {FEATURES_TABLE} WHERE profile_id = ANY(%b::uuid[])",  # noqa: S608
-        [list(profile_ids)],
-    )
-    return {pid: _loads(state) for pid, state in found}
+def _features_load(resolution: _Resolution, profile_ids: Iterable[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The stored features of these profiles: read with their locks (``resolution.features``),
+    none for new profiles, and from the table for any other (survivors of a merge committed while
+    we waited for a lock)."""
+    loaded: dict[UUID, dict[str, Any]] = {}
+    missing: list[UUID] = []
+    for pid in profile_ids:
+        if pid in resolution.features:
+            loaded[pid] = _loads(resolution.features[pid])
+        elif pid not in resolution.features_read and not resolution.rows[pid].is_new:
+            missing.append(pid)
+    if missing:
+        found = bulk_fetchall(
+            f"SELECT profile_id, state FROM {FEATURES_TABLE} WHERE profile_id = ANY(%b::uuid[])",  # noqa: S608
+            [missing],
+        )
+        loaded.update((pid, _loads(state)) for pid, state in found)
+    return loaded
 
 
 def _features_write(
-    workspace_id: UUID, states: Mapping[UUID, dict[str, Any]], computed: Mapping[UUID, dict[str, Any]], now: datetime
+    workspace_id: UUID,
+    states: Mapping[UUID, dict[str, Any]],
+    computed: Mapping[UUID, dict[str, Any]],
+    now: datetime,
+    writes: WriteBatch | None,
 ) -> None:
     if not states:
         return
     ids = list(states)
-    _execute(
+    (writes.add if writes is not None else _execute)(
         f"INSERT INTO {FEATURES_TABLE} (profile_id, workspace_id, state, computed, updated_at) "  # noqa: S608
         "SELECT u.id, %s, u.s::jsonb, u.c::jsonb, %s FROM unnest(%b::uuid[], %b::text[], %b::text[]) AS u(id, s, c) "
         "ON CONFLICT (profile_id) DO UPDATE SET state = EXCLUDED.state, computed = EXCLUDED.computed, "
@@ -340,6 +355,8 @@ class _Resolution:
     assigned: dict[Any, UUID]  # component root -> its profile
     merges: list[_Merge]
     keys: list[Key]
+    features: dict[UUID, Any]  # stored features state of profiles in features_read that have one
+    features_read: set[UUID]  # profiles whose features were read under their lock
 
     def profile_of(self, observation: Observation) -> UUID:
         return self.assigned[self.graph.find(observation.keys[0])]
@@ -351,8 +368,8 @@ def _resolve(workspace_id: UUID, observations: Sequence[Observation], now: datet
     A person with no profile yet gets a new one; a person found on several is merged into
     the oldest (created_at, then id: deterministic)."""
     all_keys = sorted({key for observation in observations for key in observation.keys})
-    _identifiers_lock(workspace_id, all_keys)
-    found, rows, redirects = _identifiers_lock_profiles(workspace_id, all_keys)
+    locked = _identifiers_lock_profiles(workspace_id, all_keys)
+    found, rows, redirects = locked.found, locked.rows, locked.redirects
 
     graph = _UnionFind()
     known: dict[Key, UUID] = {}
@@ -386,7 +403,16 @@ def _resolve(workspace_id: UUID, observations: Sequence[Observation], now: datet
         assigned[root] = candidates[0]
         if len(candidates) > 1:
             merges.append(_Merge(survivor=candidates[0], losers=candidates[1:], keys=keys))
-    return _Resolution(graph=graph, rows=rows, known=known, assigned=assigned, merges=merges, keys=all_keys)
+    return _Resolution(
+        graph=graph,
+        rows=rows,
+        known=known,
+        assigned=assigned,
+        merges=merges,
+        keys=all_keys,
+        features=locked.features,
+        features_read=locked.features_read,
+    )
 
 
 def _golden_records_update(
@@ -445,9 +471,12 @@ def _features_update(
     observations: Sequence[Observation],
     resolved: Mapping[int, UUID],
     now: datetime,
+    *,
+    writes: WriteBatch | None,
 ) -> None:
     """Each touched person's features once: merged-away profiles' counters folded into the
-    survivor's, then every new event of the batch applied."""
+    survivor's, then every new event of the batch applied. The upsert goes into ``writes`` when
+    given (the caller flushes it), else runs now."""
     config = feature_config()
     events_by_profile: dict[UUID, list[FeatureEvent]] = defaultdict(list)
     for observation in observations:
@@ -456,7 +485,7 @@ def _features_update(
     losers_of = {merge.survivor: merge.losers for merge in resolution.merges}
     all_losers = [loser for merge in resolution.merges for loser in merge.losers]
     touched = set(events_by_profile) | set(losers_of)
-    stored = _features_load([*touched, *all_losers])
+    stored = _features_load(resolution, [*touched, *all_losers])
     now_epoch = now.timestamp()
     states: dict[UUID, dict[str, Any]] = {}
     for profile_id in touched:
@@ -466,7 +495,7 @@ def _features_update(
             state = state_merge(state, others, now=now_epoch, config=config)
         states[profile_id] = state_apply(state, events_by_profile.get(profile_id, ()), now=now_epoch, config=config)
     computed = {pid: features_compute(state, now=now_epoch, config=config) for pid, state in states.items()}
-    _features_write(workspace_id, states, computed, now)
+    _features_write(workspace_id, states, computed, now, writes)
     _features_delete(all_losers)
 
 
@@ -492,12 +521,18 @@ def _merges_record(workspace: Workspace, merges: Sequence[_Merge]) -> None:
 
 
 def profiles_observe(
-    *, workspace: Workspace, observations: Sequence[Observation], now: datetime | None = None
+    *,
+    workspace: Workspace,
+    observations: Sequence[Observation],
+    now: datetime | None = None,
+    writes: WriteBatch | None = None,
 ) -> dict[int, UUID]:
     """Resolve each observation to its person's profile (creating and merging profiles as the
     identifiers require), update the golden record and the real-time features, and return
     ``{observation.ref: profile_id}``. Must run inside the caller's transaction. Observations
-    without any usable identifier are left out of the result."""
+    without any usable identifier are left out of the result. With ``writes``, the features
+    upsert is added to it instead of run, to go in one round trip with the caller's own writes:
+    the caller must flush it before its transaction ends."""
     now = now or timezone.now()
     for observation in observations:
         observation.keys = observation_keys(observation)
@@ -514,7 +549,7 @@ def profiles_observe(
     _profiles_update([r for r in rows if r.dirty and not r.is_new], now)
     _merges_write(workspace.id, resolution.merges, now)
     _identifiers_insert(workspace.id, [(k, p) for k, p in new_identifiers if k not in resolution.known], now)
-    _features_update(workspace.id, resolution, observations, resolved, now)
+    _features_update(workspace.id, resolution, observations, resolved, now, writes=writes)
     _merges_record(workspace, resolution.merges)  # last: the audit chain lock must be the final lock taken
     return resolved
 

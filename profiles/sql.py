@@ -152,3 +152,27 @@ def bulk_execute(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> None:
 
 def bulk_fetchall(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
     return _run(sql, params, fetch=True)
+
+
+class WriteBatch:
+    """Data-modifying statements sent in one round trip, for a caller that has several
+    independent writes to make in its transaction (ingest: the features upsert and the events
+    insert). ``flush()`` runs them as one statement: all but the last become data-modifying
+    ``WITH`` clauses of the last. They share one snapshot and cannot see each other's changes,
+    so only batch statements that touch different rows, and flush before reading what they
+    write. Statements use positional placeholders, so their parameters simply concatenate."""
+
+    def __init__(self) -> None:
+        self._statements: list[tuple[str, list[Any]]] = []
+
+    def add(self, sql: str, params: Sequence[Any]) -> None:
+        self._statements.append((sql, list(params)))
+
+    def flush(self) -> None:
+        statements, self._statements = self._statements, []
+        if not statements:
+            return
+        *leading, (last_sql, last_params) = statements
+        clauses = ", ".join(f"_w{index} AS ({sql})" for index, (sql, _) in enumerate(leading))
+        params = [param for _, statement_params in leading for param in statement_params]
+        bulk_execute(f"WITH {clauses} {last_sql}" if clauses else last_sql, [*params, *last_params])

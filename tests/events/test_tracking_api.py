@@ -299,3 +299,25 @@ def test_a_batch_costs_a_fixed_number_of_statements(tracker: Tracker) -> None:
     with CaptureQueriesContext(connection) as many:
         tracker.post("/v1/batch", large)
     assert len(many.captured_queries) == len(few.captured_queries) <= 12
+
+
+def test_an_event_for_a_known_person_is_four_statements(tracker: Tracker, workspace: Any) -> None:
+    """The single-event hot path: the key (with its workspace), the dedupe ledger, the person
+    (identity locks, profile lock and features in one database function), then the features
+    upsert and the event insert together."""
+    tracker.post("/v1/track", {"userId": "known", "anonymousId": "a-known", "event": "First"})
+    with CaptureQueriesContext(connection) as queries:
+        response = tracker.post("/v1/track", {"userId": "known", "anonymousId": "a-known", "event": "Again"})
+    assert response.status_code == 200
+    # (the test's own transaction turns the ingest transaction into a savepoint: not counted)
+    statements = [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
+    assert len(statements) == 4, statements
+    assert "accounts_writekey" in statements[0]
+    assert statements[1].startswith("INSERT INTO events_receivedmessage")
+    assert "profiles_identify_locked" in statements[2]
+    assert statements[3].startswith("WITH _w0 AS (INSERT INTO profiles_profilefeatures")
+    assert "INSERT INTO events_event" in statements[3]
+    assert Event.objects.filter(name="Again").count() == 1
+    profile = profile_by_identifier(workspace=workspace, kind="user_id", value="known")
+    assert profile is not None
+    assert profile_features(profile=profile)["events_total"] == 2
