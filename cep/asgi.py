@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - needs
 
 from cep.routing import websocket_urlpatterns  # noqa: E402
 from core.lean_asgi import LeanASGIApp  # noqa: E402
+from core.startup import freeze_long_lived  # noqa: E402
 from decisions.asgi import decide_routes  # noqa: E402
 from events.asgi import tracking_routes  # noqa: E402
 
@@ -27,3 +28,5 @@ application = ProtocolTypeRouter(
         "websocket": websocket_app,
     }
 )
+
+freeze_long_lived()  # last: everything above lives as long as the process (core/startup.py)
