@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import pq
 from psycopg.abc import AdaptContext, Buffer, DumperKey
 from psycopg.adapt import Dumper, PyFormat
@@ -76,6 +77,7 @@ class _FlatListDumper(Dumper):
         super().__init__(cls, context)
         self._context = context
         self._general = ListBinaryDumper(cls, context)
+        self._typed: dict[type, _TypedListDumper] = {}  # psycopg asks for an upgrade on every query
 
     def get_key(self, obj: list[Any], format: PyFormat) -> DumperKey:
         kind = type(_first_value(obj))
@@ -86,7 +88,10 @@ class _FlatListDumper(Dumper):
     def upgrade(self, obj: list[Any], format: PyFormat) -> Dumper:
         kind = type(_first_value(obj))
         if kind in _ELEMENTS:
-            return _TypedListDumper(kind, self._context)
+            typed = self._typed.get(kind)
+            if typed is None:
+                typed = self._typed[kind] = _TypedListDumper(kind, self._context)
+            return typed
         return self._general.upgrade(obj, format)
 
     def dump(self, obj: list[Any]) -> Buffer | None:  # only reached through upgrade()
@@ -122,11 +127,11 @@ class _TypedListDumper(Dumper):
 _CURSOR_ATTRIBUTE = "_cep_bulk_cursor"
 
 
-def _cursor() -> psycopg.Cursor[Any]:
+def _cursor(db: BaseDatabaseWrapper) -> psycopg.Cursor[Any]:
     """The connection's bulk cursor, made on first use. Kept on the psycopg connection itself
     (connections are pooled and outlive requests), so it goes when the connection goes."""
-    connection.ensure_connection()
-    raw = connection.connection
+    db.ensure_connection()
+    raw = db.connection
     cursor: psycopg.Cursor[Any] | None = getattr(raw, _CURSOR_ATTRIBUTE, None)
     if cursor is None or cursor.closed:
         cursor = psycopg.Cursor(raw)
@@ -137,12 +142,13 @@ def _cursor() -> psycopg.Cursor[Any]:
 
 def _run(sql: str, params: Sequence[Any] | Mapping[str, Any], *, fetch: bool) -> list[tuple[Any, ...]]:
     started = time.monotonic()
-    with connection.wrap_database_errors:
-        cursor = _cursor()
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: each use of the ``connection`` proxy costs a lookup
+    with db.wrap_database_errors:
+        cursor = _cursor(db)
         cursor.execute(sql, params)
         rows = cursor.fetchall() if fetch else []
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    if db.queries_logged:
+        db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows
 
 

@@ -23,7 +23,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
     @property
     def pool(self) -> Any:
         pool = super().pool
-        check = self.settings_dict["OPTIONS"].get("pool_check")
-        if pool is not None and check is not None and getattr(pool, "_check", None) is not check:
-            pool._check = check
+        if pool is not None and not getattr(pool, "_cep_check_set", False):
+            check = self.settings_dict["OPTIONS"].get("pool_check")
+            if check is not None:
+                pool._check = check
+            pool._cep_check_set = True
         return pool
