@@ -210,6 +210,9 @@ def main() -> None:
     flush_bench_redis()
     secret, _, users = _setup()
     facts = machine_facts()
+    from core.startup import freeze_long_lived
+
+    freeze_long_lived()  # as a web process does at start-up (core/startup.py): the engine runs there
     engine = _engine_only()
     database = _with_database(users)
     with Server(port=free_port(), workers=WEB_WORKERS) as server:
@@ -231,6 +234,9 @@ def main() -> None:
         f"{engine['p99']} | {engine['max']} |",
         f"| `decision_make` with the database (load, lock, decide, insert) | {DB_CALLS} | {database['p50']} | "
         f"{database['p95']} | {database['p99']} | {database['max']} |",
+        "",
+        "The in-process rows run after the start-up objects are frozen out of the garbage collector, as in "
+        "a web process (`core/startup.py`).",
         "",
         f"Over HTTP: uvicorn with {WEB_WORKERS} worker processes on 127.0.0.1, `DEBUG=0`, open loop (latency from "
         f"each request's scheduled start), {RATE_SECONDS:.0f} s per rate; the load generator "
