@@ -40,6 +40,14 @@ def bench_database_url() -> str:
 
 
 def recreate_database() -> None:
+    """Drop and create the benchmark database. Django's own connections to it (a scenario run
+    before this one in the same process) are closed first: dropping it ends them server-side."""
+    from django.apps import apps
+
+    if apps.ready:
+        from django.db import connections
+
+        connections.close_all()
     with psycopg.connect(admin_dsn(), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{BENCH_DB}" TEMPLATE template1')
