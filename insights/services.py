@@ -4,7 +4,7 @@ so applying events twice, or in any order, gives the same rows as one pass over 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -283,20 +283,33 @@ COMPACT_DECISIONS = 100_000
 COMPACT_ROUNDS = 50
 
 
+def _fold_rounds(lock: str, sql: str, params: list[Any], *, last_round: Callable[[int], bool]) -> int:
+    """Run a fold statement (it returns how many changes it folded) in rounds of its own
+    transaction, at most ``COMPACT_ROUNDS``, until ``last_round(n)`` for a round that folded n. Each round first tries
+    the transaction-scoped advisory lock ``lock``: while another process folds, this one stops."""
+    folded = 0
+    for _ in range(COMPACT_ROUNDS):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [lock])
+            if not cursor.fetchone()[0]:
+                return folded
+            cursor.execute(sql, params)
+            n = int(cursor.fetchone()[0])
+        folded += n
+        if last_round(n):
+            break
+    return folded
+
+
 def cohort_pairs_compact() -> int:
     """Fold the logged week changes into the cohort pairs (beat, every minute; also after a
     bulk load). Each statement takes every logged change of up to ``COMPACT_PEOPLE`` people,
     deletes them and adds their difference to the pairs, so it is exact whatever runs beside
     it; a second compaction at the same time does nothing. Returns the changes folded in."""
     changes, pairs = PersonWeekChange._meta.db_table, CohortPair._meta.db_table
-    folded = 0
-    for _ in range(COMPACT_ROUNDS):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext('insights.cohort_pairs_compact'))")
-            if not cursor.fetchone()[0]:
-                return folded
-            cursor.execute(
-                f"""WITH chosen AS (
+    return _fold_rounds(
+        "insights.cohort_pairs_compact",
+        f"""WITH chosen AS (
                         SELECT DISTINCT workspace_id, profile_id FROM {changes} LIMIT %s
                     ), log AS (
                         DELETE FROM {changes} c USING chosen h
@@ -309,13 +322,9 @@ def cohort_pairs_compact() -> int:
                         DO UPDATE SET people = t.people + EXCLUDED.people
                     )
                     SELECT n FROM counted""",  # noqa: S608
-                [COMPACT_PEOPLE],
-            )
-            n = int(cursor.fetchone()[0])
-        folded += n
-        if not n:
-            break
-    return folded
+        [COMPACT_PEOPLE],
+        last_round=lambda n: n == 0,  # a round takes up to COMPACT_PEOPLE people, however many changes
+    )
 
 
 def decision_counts_compact() -> int:
@@ -325,14 +334,9 @@ def decision_counts_compact() -> int:
     Returns the changes folded in."""
     changes = DecisionChange._meta.db_table
     counts, latencies = DecisionCount._meta.db_table, LatencyCount._meta.db_table
-    folded = 0
-    for _ in range(COMPACT_ROUNDS):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext('insights.decision_counts_compact'))")
-            if not cursor.fetchone()[0]:
-                return folded
-            cursor.execute(
-                f"""WITH moved AS (
+    return _fold_rounds(
+        "insights.decision_counts_compact",
+        f"""WITH moved AS (
                         DELETE FROM {changes} WHERE id IN (SELECT id FROM {changes} ORDER BY id LIMIT %s)
                         RETURNING workspace_id, created_at, chosen_key, latency_ms, sign
                     ), periods AS (
@@ -352,13 +356,9 @@ def decision_counts_compact() -> int:
                         DO UPDATE SET decisions = t.decisions + EXCLUDED.decisions
                     )
                     SELECT COUNT(*) FROM moved""",  # noqa: S608
-                [COMPACT_DECISIONS],
-            )
-            n = int(cursor.fetchone()[0])
-        folded += n
-        if n < COMPACT_DECISIONS:
-            break
-    return folded
+        [COMPACT_DECISIONS],
+        last_round=lambda n: n < COMPACT_DECISIONS,
+    )
 
 
 def rollups_compact() -> dict[str, int]:

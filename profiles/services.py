@@ -130,8 +130,8 @@ class _Locked:
     found: dict[Key, UUID] = field(default_factory=dict)  # identifier -> profile, as stored
     rows: dict[UUID, _ProfileRow] = field(default_factory=dict)  # live profiles, locked
     redirects: dict[UUID, UUID] = field(default_factory=dict)  # tombstone -> the profile it was merged into
-    features: dict[UUID, Any] = field(default_factory=dict)  # stored features of profiles in features_read
-    features_read: set[UUID] = field(default_factory=set)  # live profiles whose features were read locked
+    # the stored features state of each live profile found, read under its lock (None: no features row)
+    features: dict[UUID, Any] = field(default_factory=dict)
 
 
 def _identifiers_lock_profiles(workspace_id: UUID, keys: Sequence[Key]) -> _Locked:
@@ -161,9 +161,7 @@ def _identifiers_lock_profiles(workspace_id: UUID, keys: Sequence[Key]) -> _Lock
             pending.add(merged_into)
         else:
             rows[pid] = _ProfileRow(id=pid, created_at=created_at)
-            locked.features_read.add(pid)
-            if state is not None:
-                locked.features[pid] = state
+            locked.features[pid] = state
     for _ in range(MAX_MERGE_CHAIN):  # rare: a merge committed between our read and our lock
         pending -= set(rows) | set(redirects)
         if not pending:
@@ -309,8 +307,9 @@ def _features_load(resolution: _Resolution, profile_ids: Iterable[UUID]) -> dict
     missing: list[UUID] = []
     for pid in profile_ids:
         if pid in resolution.features:
-            loaded[pid] = _loads(resolution.features[pid])
-        elif pid not in resolution.features_read and not resolution.rows[pid].is_new:
+            if resolution.features[pid] is not None:
+                loaded[pid] = _loads(resolution.features[pid])
+        elif not resolution.rows[pid].is_new:
             missing.append(pid)
     if missing:
         found = bulk_fetchall(
@@ -355,8 +354,7 @@ class _Resolution:
     assigned: dict[Any, UUID]  # component root -> its profile
     merges: list[_Merge]
     keys: list[Key]
-    features: dict[UUID, Any]  # stored features state of profiles in features_read that have one
-    features_read: set[UUID]  # profiles whose features were read under their lock
+    features: dict[UUID, Any]  # as _Locked.features: state read under the lock, None without a row
 
     def profile_of(self, observation: Observation) -> UUID:
         return self.assigned[self.graph.find(observation.keys[0])]
@@ -411,7 +409,6 @@ def _resolve(workspace_id: UUID, observations: Sequence[Observation], now: datet
         merges=merges,
         keys=all_keys,
         features=locked.features,
-        features_read=locked.features_read,
     )
 
 
