@@ -84,7 +84,10 @@ def _prior(dims: int, base_rate: float, precision: float) -> ActionPosterior:
     return ActionPosterior(mean=mean, precision=precisions)
 
 
-@dataclass(frozen=True)
+# Arm and ArmScore are built once per candidate of every decision: plain dataclasses, because a
+# frozen one's __init__ costs three times as much (object.__setattr__ per field). Treat them as
+# values all the same.
+@dataclass
 class Arm:
     key: str
     value: float
@@ -92,7 +95,7 @@ class Arm:
     posterior: ActionPosterior
 
 
-@dataclass(frozen=True)
+@dataclass
 class ArmScore:
     key: str
     expected_probability: float
@@ -114,8 +117,8 @@ class Choice:
 def _sample_priorities(
     means: FloatArray, stds: FloatArray, values: FloatArray, costs: FloatArray, *, rng: np.random.Generator, draws: int
 ) -> FloatArray:
-    """Matrix (draws, arms + 1) of sampled priorities; the last column is do-nothing (0).
-    With a diagonal posterior, w.x is Gaussian with mean m.x and variance sum(x^2/q): one
+    """Matrix (draws, arms) of sampled priorities (do-nothing, always 0, is left out: see
+    ``_winners``). With a diagonal posterior, w.x is Gaussian with mean m.x and variance sum(x^2/q): one
     normal draw per (draw, arm) is exactly as good as sampling every weight, and far cheaper."""
     # In place on one buffer, with the same operations in the same order as _sigmoid (replays
     # must reproduce every draw bit for bit): the logistic of mean + N(0, 1) x std, x value - cost.
@@ -129,9 +132,16 @@ def _sample_priorities(
     np.reciprocal(sampled, out=sampled)
     sampled *= values
     sampled -= costs
-    out = np.zeros((draws, means.size + 1))
-    out[:, :-1] = sampled
-    return out
+    return sampled
+
+
+def _winners(priorities: FloatArray) -> FloatArray:
+    """Per row, what ``argmax`` would pick with do-nothing's 0 appended as the last column
+    (index ``arms``), without building that matrix: the first maximum when it is not below 0
+    (NaN included, as argmax takes the first NaN), else do-nothing."""
+    first = priorities.argmax(axis=1)
+    best = priorities[np.arange(priorities.shape[0]), first]
+    return np.where(best < 0.0, priorities.shape[1], first)
 
 
 def choose(
@@ -159,10 +169,10 @@ def choose(
     rng = np.random.default_rng(seed)
     if explore:
         sampled = _sample_priorities(means, np.sqrt(variances), values, costs, rng=rng, draws=1 + propensity_draws)
+        winners = _winners(sampled)
         decision_row = sampled[0]
-        chosen_index = int(np.argmax(decision_row))
-        winners = np.argmax(sampled[1:], axis=1)
-        propensity = float(np.mean(winners == chosen_index))
+        chosen_index = int(winners[0])
+        propensity = float(np.mean(winners[1:] == chosen_index))
         # A choice the extra draws never repeat still had a positive chance: floor at 1/(n+1).
         propensity = max(propensity, 1.0 / (propensity_draws + 1))
     else:

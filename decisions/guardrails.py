@@ -59,7 +59,7 @@ class ContactLog:
         return sum(1 for ch, at in self.contacts if at >= since and (channel is None or ch == channel))
 
 
-@dataclass(frozen=True)
+@dataclass  # one per candidate of every decision: not frozen, whose __init__ costs three times as much
 class CandidateAction:
     key: str
     channel: str

@@ -117,6 +117,23 @@ def test_the_in_place_sampler_draws_bit_for_bit_what_the_plain_formula_does() ->
         values, costs = rng.random(50) * 50, rng.random(50)
         sampled = _sample_priorities(means, stds, values, costs, rng=np.random.default_rng(100 + seed), draws=257)
         logits = means + np.random.default_rng(100 + seed).standard_normal((257, 50)) * stds
-        plain = np.zeros((257, 51))
-        plain[:, :-1] = _sigmoid(logits) * values - costs
+        plain = _sigmoid(logits) * values - costs
         assert (sampled == plain).all()
+
+
+def test_winners_are_what_argmax_picks_with_do_nothing_as_a_last_zero_column() -> None:
+    """The choice and the propensity count the same winners as before the do-nothing column
+    was dropped from the matrix: positive maxima, all-negative rows, ties at exactly 0, NaN."""
+    import numpy as np
+
+    from decisions.bandit import _winners
+
+    rng = np.random.default_rng(7)
+    rows = rng.normal(size=(400, 6)) - 0.5
+    rows[0] = [-1.0, -2.0, -0.5, -3.0, -1.0, -0.1]  # nothing beats doing nothing
+    rows[1] = [-1.0, 0.0, 0.0, -3.0, -1.0, -0.1]  # a tie at 0: the first arm at 0, as argmax would
+    rows[2] = [-1.0, np.nan, 2.0, -3.0, -1.0, -0.1]  # argmax takes the first NaN
+    rows[3] = [0.5, 0.5, 0.2, -3.0, -1.0, -0.1]  # a tie above 0: the first
+    with_nothing = np.hstack([rows, np.zeros((rows.shape[0], 1))])
+    assert (_winners(rows) == np.argmax(with_nothing, axis=1)).all()
+    assert list(_winners(rows[:4])) == [6, 1, 1, 0]
