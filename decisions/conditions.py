@@ -10,8 +10,13 @@ Grammar: Python expression syntax restricted to ``and``, ``or``, ``not``, compar
 (``== != < <= > >= in``, ``not in``), ``+ - * /`` on numbers, parentheses, literals (numbers,
 strings, ``true``/``false``/``null`` or ``True``/``False``/``None``, lists), and dotted names
 rooted at ``traits``, ``features``, ``scores``, ``context``, ``profile``. No calls, no
-subscripts, no attribute access on anything else: it is parsed with ``ast`` and compiled to
-closures, never ``eval``-ed. A missing value is ``None``; an ordering comparison with
+subscripts, no attribute access on anything else: it is parsed with ``ast``, checked node by
+node, and never ``eval``-ed. The checked tree is then compiled twice: to closures (the reference
+evaluation) and to one generated Python function whose source holds only operators and names
+the generator made, every literal and field name living in its namespace (``_Generator``), so
+nothing from the condition's text is ever parsed as code. The generated function answers exactly
+as the closures do, several calls cheaper: with 50 candidate actions a decision evaluates 50
+conditions. A missing value is ``None``; an ordering comparison with
 ``None`` (or between unlike types) is false rather than an error, so a condition on an
 absent trait simply does not match.
 """
@@ -273,6 +278,157 @@ def _fast_compare(op: ast.cmpop, constant: Any) -> Callable[[Any], bool] | None:
     return compare
 
 
+_GENERATED_BUILTINS = {"bool": bool, "type": type, "dict": dict}
+_OPERATOR_NAMES = {
+    operator.eq: "_eq",
+    operator.ne: "_ne",
+    operator.lt: "_lt",
+    operator.le: "_le",
+    operator.gt: "_gt",
+    operator.ge: "_ge",
+    operator.add: "_add",
+    operator.sub: "_sub",
+    operator.mul: "_mul",
+    operator.truediv: "_truediv",
+}
+_ORDERING_SYMBOLS = {operator.lt: "<", operator.le: "<=", operator.gt: ">", operator.ge: ">="}
+
+
+class _Generator:
+    """Source for one Python expression over ``data`` (a dict: the generated function hands any
+    other mapping to the closures) that evaluates a condition the ``_Compiler`` accepted exactly
+    as its closures do. Literals, field names and paths go into ``namespace`` under names made
+    here (``_c0``, ``_p1``); rare shapes (chained comparisons) call their closure (``_e2``)."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {
+            "__builtins__": _GENERATED_BUILTINS,
+            "_lookup": _lookup,
+            "_safe_compare": _safe_compare,
+            "_contains": _contains,
+            "_arith": _arith,
+            "_NUMBERS": _NUMBERS,
+            **{name: fn for fn, name in _OPERATOR_NAMES.items()},
+        }
+        self.count = 0
+
+    def _name(self, prefix: str, value: Any = None, *, bind: bool = True) -> str:
+        name = f"_{prefix}{self.count}"
+        self.count += 1
+        if bind:
+            self.namespace[name] = value
+        return name
+
+    def expression(self, node: ast.AST) -> tuple[str, bool]:
+        """(source, whether it always yields a bool) for a node the compiler accepted."""
+        result: tuple[str, bool] = getattr(self, f"_{type(node).__name__}")(node)
+        return result
+
+    def _Expression(self, node: ast.Expression) -> tuple[str, bool]:
+        return self.expression(node.body)
+
+    def _BoolOp(self, node: ast.BoolOp) -> tuple[str, bool]:
+        joiner = " and " if isinstance(node.op, ast.And) else " or "
+        return f"({joiner.join(self._as_bool(value) for value in node.values)})", True
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> tuple[str, bool]:
+        operand, _ = self.expression(node.operand)
+        if isinstance(node.op, ast.Not):
+            return f"(not {operand})", True
+        return f"_arith(_sub, 0, {operand})", False  # USub: the compiler allows nothing else
+
+    def _BinOp(self, node: ast.BinOp) -> tuple[str, bool]:
+        left, _ = self.expression(node.left)
+        right, _ = self.expression(node.right)
+        return f"_arith({_OPERATOR_NAMES[_ARITH[type(node.op)]]}, {left}, {right})", False
+
+    def _List(self, node: ast.List | ast.Tuple) -> tuple[str, bool]:
+        constants = [_constant_of(element) for element in node.elts]
+        if all(c is not _NOT_CONSTANT for c in constants):
+            return self._name("c", constants), False  # one list object, as the closure returns
+        return f"[{', '.join(self.expression(element)[0] for element in node.elts)}]", False
+
+    _Tuple = _List
+
+    def _Constant(self, node: ast.Constant | ast.Name) -> tuple[str, bool]:
+        constant = _constant_of(node)
+        return self._name("c", constant), isinstance(constant, bool)
+
+    _Name = _Constant  # the literal names (true, null, ...): the compiler refused any other
+
+    def _Attribute(self, node: ast.Attribute) -> tuple[str, bool]:
+        return self._field(node), False
+
+    def _as_bool(self, node: ast.AST) -> str:
+        source, is_bool = self.expression(node)
+        return source if is_bool else f"bool({source})"
+
+    def _field(self, node: ast.Attribute) -> str:
+        path: list[str] = []
+        current: ast.AST = node
+        while isinstance(current, ast.Attribute):
+            path.append(current.attr)
+            current = current.value
+        assert isinstance(current, ast.Name)  # the compiler refused anything else
+        path.append(current.id)
+        path.reverse()
+        whole = self._name("p", tuple(path))
+        if len(path) != 2:
+            return f"_lookup(data, {whole})"
+        root, name, inner = self._name("c", path[0]), self._name("c", path[1]), self._name("i", bind=False)
+        # As the closure ``two``: root.field by two dict lookups, None for a missing root, else _lookup.
+        return (
+            f"({inner}.get({name}) if type({inner} := data.get({root})) is dict "
+            f"else (None if {inner} is None else _lookup(data, {whole})))"
+        )
+
+    def _Compare(self, node: ast.Compare) -> tuple[str, bool]:
+        if len(node.ops) != 1:  # a chained comparison: rare, left to its closure
+            closure = _Compiler().compile(node)
+            return f"{self._name('e', closure)}(data)", True
+        op, comparator = node.ops[0], node.comparators[0]
+        left, _ = self.expression(node.left)
+        right, _ = self.expression(comparator)
+        if isinstance(op, ast.In | ast.NotIn):
+            constants = isinstance(comparator, ast.List | ast.Tuple) and all(
+                _constant_of(element) is not _NOT_CONSTANT for element in comparator.elts
+            )
+            # A list of literals: ``in`` compares with ==, which between literals and any JSON
+            # value never raises, so _contains's guard has nothing to catch.
+            test = f"({left} in {right})" if constants else f"_contains({right}, {left})"
+            return (test if isinstance(op, ast.In) else f"(not {test})"), True
+        fn = _COMPARE[type(op)]
+        if fn in (operator.eq, operator.ne):  # _safe_compare applies these as they are
+            return f"({left} {'==' if fn is operator.eq else '!='} {right})", True
+        constant = _constant_of(comparator)
+        if type(constant) in _NUMBERS:  # as _fast_compare: plain numbers compare directly
+            value = self._name("l", bind=False)
+            symbol = _ORDERING_SYMBOLS[fn]
+            return (
+                f"({value} {symbol} {right} if type({value} := {left}) in _NUMBERS "
+                f"else _safe_compare({_OPERATOR_NAMES[fn]}, {value}, {right}))"
+            ), True
+        return f"_safe_compare({_OPERATOR_NAMES[fn]}, {left}, {right})", True
+
+
+def _generate(tree: ast.Expression, closure: Evaluator) -> Evaluator:
+    """The generated evaluator for a checked tree, or ``closure`` when Python will not compile the
+    source (nesting deeper than its parser allows)."""
+    generator = _Generator()
+    try:
+        body, _ = generator.expression(tree)
+        source = (
+            f"def _evaluate(data):\n    if type(data) is not dict:\n        return _closure(data)\n    return {body}\n"
+        )
+        code = compile(source, "<condition>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):
+        return closure
+    namespace = {**generator.namespace, "_closure": closure}
+    exec(code, namespace)  # noqa: S102 - generated source: operators and generated names only
+    evaluate: Evaluator = namespace["_evaluate"]
+    return evaluate
+
+
 def _col(node: ast.AST) -> int:
     return int(getattr(node, "col_offset", -1)) + 1
 
@@ -306,5 +462,5 @@ def compile_condition(source: str) -> Condition:
     except SyntaxError as exc:
         raise ConditionError(f"not a valid condition: {exc.msg}", exc.offset or 0) from None
     compiler = _Compiler()
-    evaluate = compiler.compile(tree)
-    return Condition(source=text, evaluate=evaluate, references=frozenset(compiler.references))
+    closure = compiler.compile(tree)
+    return Condition(source=text, evaluate=_generate(tree, closure), references=frozenset(compiler.references))
