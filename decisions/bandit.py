@@ -135,7 +135,7 @@ def _sample_priorities(
     return sampled
 
 
-def _winners(priorities: FloatArray) -> FloatArray:
+def _winners(priorities: FloatArray) -> npt.NDArray[np.intp]:
     """Per row, what ``argmax`` would pick with do-nothing's 0 appended as the last column
     (index ``arms``), without building that matrix: the first maximum when it is not below 0
     (NaN included, as argmax takes the first NaN), else do-nothing."""
