@@ -203,8 +203,8 @@ class _Compiler:
 
     def _List(self, node: ast.List) -> Evaluator:
         items = [self.compile(element) for element in node.elts]
-        constants = [_constant_of(element) for element in node.elts]
-        if all(c is not _NOT_CONSTANT for c in constants):  # ['gold', 'silver']: built once
+        constants = _literal_list(node)
+        if constants is not None:  # ['gold', 'silver']: built once
             return lambda data: constants
         return lambda data: [item(data) for item in items]
 
@@ -221,17 +221,10 @@ class _Compiler:
         )
 
     def _Attribute(self, node: ast.Attribute) -> Evaluator:
-        path: list[str] = []
-        current: ast.AST = node
-        while isinstance(current, ast.Attribute):
-            path.append(current.attr)
-            current = current.value
-        if not isinstance(current, ast.Name) or current.id not in ROOTS:
+        frozen = _field_path(node)
+        if frozen is None:
             raise ConditionError(f"a field must start with one of {', '.join(ROOTS)}", _col(node))
-        path.append(current.id)
-        path.reverse()
-        self.references.add(".".join(path))
-        frozen = tuple(path)
+        self.references.add(".".join(frozen))
         if len(frozen) == 2:  # root.field, the common case: two dict lookups, no loop
             root, name = frozen
 
@@ -260,6 +253,25 @@ def _constant_of(node: ast.AST) -> Any:
     if isinstance(node, ast.Name) and node.id in _LITERAL_NAMES:
         return _LITERAL_NAMES[node.id]
     return _NOT_CONSTANT
+
+
+def _literal_list(node: ast.List | ast.Tuple) -> list[Any] | None:
+    """The values of a list display made only of literals (``['gold', 'silver']``), else None."""
+    constants = [_constant_of(element) for element in node.elts]
+    return None if any(c is _NOT_CONSTANT for c in constants) else constants
+
+
+def _field_path(node: ast.Attribute) -> tuple[str, ...] | None:
+    """``traits.plan`` as ("traits", "plan"); None unless it starts at one of ROOTS."""
+    path: list[str] = []
+    current: ast.AST = node
+    while isinstance(current, ast.Attribute):
+        path.append(current.attr)
+        current = current.value
+    if not isinstance(current, ast.Name) or current.id not in ROOTS:
+        return None
+    path.append(current.id)
+    return tuple(reversed(path))
 
 
 def _fast_compare(op: ast.cmpop, constant: Any) -> Callable[[Any], bool] | None:
@@ -343,8 +355,8 @@ class _Generator:
         return f"_arith({_OPERATOR_NAMES[_ARITH[type(node.op)]]}, {left}, {right})", False
 
     def _List(self, node: ast.List | ast.Tuple) -> tuple[str, bool]:
-        constants = [_constant_of(element) for element in node.elts]
-        if all(c is not _NOT_CONSTANT for c in constants):
+        constants = _literal_list(node)
+        if constants is not None:
             return self._name("c", constants), False  # one list object, as the closure returns
         return f"[{', '.join(self.expression(element)[0] for element in node.elts)}]", False
 
@@ -364,15 +376,9 @@ class _Generator:
         return source if is_bool else f"bool({source})"
 
     def _field(self, node: ast.Attribute) -> str:
-        path: list[str] = []
-        current: ast.AST = node
-        while isinstance(current, ast.Attribute):
-            path.append(current.attr)
-            current = current.value
-        assert isinstance(current, ast.Name)  # the compiler refused anything else
-        path.append(current.id)
-        path.reverse()
-        whole = self._name("p", tuple(path))
+        path = _field_path(node)
+        assert path is not None  # the compiler refused anything else
+        whole = self._name("p", path)
         if len(path) != 2:
             return f"_lookup(data, {whole})"
         root, name, inner = self._name("c", path[0]), self._name("c", path[1]), self._name("i", bind=False)
@@ -390,9 +396,7 @@ class _Generator:
         left, _ = self.expression(node.left)
         right, _ = self.expression(comparator)
         if isinstance(op, ast.In | ast.NotIn):
-            constants = isinstance(comparator, ast.List | ast.Tuple) and all(
-                _constant_of(element) is not _NOT_CONSTANT for element in comparator.elts
-            )
+            constants = isinstance(comparator, ast.List | ast.Tuple) and _literal_list(comparator) is not None
             # A list of literals: ``in`` compares with ==, which between literals and any JSON
             # value never raises, so _contains's guard has nothing to catch.
             test = f"({left} in {right})" if constants else f"_contains({right}, {left})"
