@@ -275,6 +275,10 @@ TRACKING_RATE_LIMIT_WINDOW_SECONDS = int(os.environ.get("TRACKING_RATE_LIMIT_WIN
 # Events older than this (by event time) are deleted daily by events.event_retention_task; 0 keeps them forever.
 EVENT_RETENTION_DAYS = int(os.environ.get("EVENT_RETENTION_DAYS", "400"))
 EVENT_RETENTION_CHUNK = 5000
+# Ingest requests with at least this many new events prepare their features updates before taking
+# the identity locks (an extra unlocked read), so the locks are held for less time. Smaller ones
+# compute under the locks: the extra read would cost more than it saves.
+INGEST_PREPARE_MIN_EVENTS = int(os.environ.get("INGEST_PREPARE_MIN_EVENTS", "10"))
 # core.lean_asgi.LeanASGIApp: threads (and so database connections) per web process for the hot
 # machine-to-machine endpoints (/v1/ tracking, decide, outcome).
 LEAN_ASGI_THREADS = int(os.environ.get("LEAN_ASGI_THREADS", "4"))

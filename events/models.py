@@ -5,7 +5,9 @@ touching callers (they only use ``events.services`` / ``events.selectors``):
 
 - no other table has a foreign key into it, and its own references (workspace, profile) are
   not enforced by the database (``db_constraint=False``): a partitioned table keeps them
-  cheap, and ingestion already guarantees them under the profile row lock;
+  cheap, and ingestion already guarantees them under the profile row lock (a big batch inserts
+  its events with guessed profiles before taking the locks, and corrects them under the locks
+  in the same transaction);
 - deduplication does not rely on a unique index over the events table (on a partitioned table
   a unique index must include the partition key, and a replay may carry another timestamp).
   It lives in ``ReceivedMessage``, the ledger of (workspace, messageId) pairs, keyed exactly

@@ -9,8 +9,16 @@ one). In one transaction:
 2. resolve the new events' people and update their golden records and features
    (``profiles.services.profiles_observe``: set-based, each person once per batch);
 3. insert the new events with their profile ids, in the same statement as the features upsert
-   (``profiles.sql.WriteBatch``: one round trip);
-4. after commit, publish ``event.ingested`` (core.domain_events).
+   (``profiles.sql.WriteBatch``: one round trip).
+
+A batch of at least ``INGEST_PREPARE_MIN_EVENTS`` new events does most of its work before the
+identity locks instead, because those locks are what concurrent batches queue on: it guesses
+each event's person and features update from an unlocked read (``profiles_prepare``), inserts
+the events with the guessed profiles, then takes the locks; ``profiles_observe`` keeps whatever
+the locked read confirms, and the events whose person turned out different (a merge or a new
+identifier committed in between) are re-pointed in the features upsert's round trip.
+4. after commit, publish ``event.ingested`` (core.domain_events; the payload is built after the
+   transaction's block, outside the locks).
 
 The transaction is retried when PostgreSQL aborts it for a deadlock or serialisation
 failure; the ledger makes a retry idempotent.
@@ -40,8 +48,8 @@ from events.validation import Message
 from profiles.features import FeatureEvent
 from profiles.identity import SOURCE_CONTEXT, SOURCE_IDENTIFY, Observation, observation_keys
 from profiles.selectors import identifiers_suppressed
-from profiles.services import profiles_observe
-from profiles.sql import WriteBatch, bulk_fetchall
+from profiles.services import PreparedBatch, profiles_observe, profiles_prepare
+from profiles.sql import WriteBatch, bulk_execute, bulk_fetchall
 
 logger = logging.getLogger(__name__)
 
@@ -151,12 +159,35 @@ def _ledger_claim(
     return dict(claimed)
 
 
+def _event_columns(messages: Sequence[Message]) -> list[list[Any]]:
+    """The events insert's columns that do not depend on who the events belong to, built before
+    the identity locks are taken (the JSON encoding is most of the statement's Python cost)."""
+    return [
+        [m.message_id for m in messages],
+        [m.type for m in messages],
+        [m.name for m in messages],
+        [m.anonymous_id or "" for m in messages],
+        [m.user_id or "" for m in messages],
+        [m.timestamp for m in messages],
+        [m.original_timestamp for m in messages],
+        [m.sent_at for m in messages],
+        [m.received_at for m in messages],
+        [_dumps(m.properties) for m in messages],
+        [_dumps(m.traits) for m in messages],
+        [_dumps(m.context) for m in messages],
+        [_dumps(m.integrations) for m in messages],
+        [_dumps(m.extra) for m in messages],
+    ]
+
+
 def _events_insert(
     workspace_id: UUID,
-    rows: Sequence[tuple[UUID, Message, UUID | None]],
-    writes: WriteBatch,
+    event_ids: list[UUID],
+    profile_ids: list[UUID | None],
+    columns: list[list[Any]],
+    writes: WriteBatch | None,
 ) -> None:
-    writes.add(
+    (writes.add if writes is not None else bulk_execute)(
         f"INSERT INTO {EVENT_TABLE} (id, workspace_id, profile_id, message_id, type, name, anonymous_id, user_id, "  # noqa: S608
         "timestamp, original_timestamp, sent_at, received_at, properties, traits, context, integrations, extra) "
         "SELECT u.id, %s, u.profile_id, u.message_id, u.type, u.name, u.anonymous_id, u.user_id, u.ts, u.ots, "
@@ -166,26 +197,18 @@ def _events_insert(
         "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
         "AS u(id, profile_id, message_id, type, name, anonymous_id, user_id, ts, ots, sent_at, received_at, "
         "p, t, c, i, x)",
-        [
-            workspace_id,
-            [event_id for event_id, _, _ in rows],
-            [profile_id for _, _, profile_id in rows],
-            [m.message_id for _, m, _ in rows],
-            [m.type for _, m, _ in rows],
-            [m.name for _, m, _ in rows],
-            [m.anonymous_id or "" for _, m, _ in rows],
-            [m.user_id or "" for _, m, _ in rows],
-            [m.timestamp for _, m, _ in rows],
-            [m.original_timestamp for _, m, _ in rows],
-            [m.sent_at for _, m, _ in rows],
-            [m.received_at for _, m, _ in rows],
-            [_dumps(m.properties) for _, m, _ in rows],
-            [_dumps(m.traits) for _, m, _ in rows],
-            [_dumps(m.context) for _, m, _ in rows],
-            [_dumps(m.integrations) for _, m, _ in rows],
-            [_dumps(m.extra) for _, m, _ in rows],
-        ],
+        [workspace_id, event_ids, profile_ids, *columns],
     )
+
+
+def _events_repoint(workspace_id: UUID, moves: Sequence[tuple[UUID, UUID | None]], writes: WriteBatch) -> None:
+    """Give events stored with a guessed profile the one they resolved to under the locks."""
+    if moves:
+        writes.add(
+            f"UPDATE {EVENT_TABLE} AS e SET profile_id = u.p FROM unnest(%b::uuid[], %b::uuid[]) AS u(id, p) "  # noqa: S608
+            "WHERE e.workspace_id = %s AND e.id = u.id",
+            [[event_id for event_id, _ in moves], [profile_id for _, profile_id in moves], workspace_id],
+        )
 
 
 def _ingest(workspace: Workspace, messages: Sequence[Message], received_at: datetime) -> IngestResult:
@@ -195,16 +218,27 @@ def _ingest(workspace: Workspace, messages: Sequence[Message], received_at: date
     new = [(index, ids[index], m) for index, m in enumerate(messages) if claimed.get(m.message_id) == ids[index]]
     if not new:
         return IngestResult(stored=[], duplicates=len(messages))
-    writes = WriteBatch()  # the features upsert and the events insert: one round trip
+    columns = _event_columns([message for _, _, message in new])
+    event_ids = [event_id for _, event_id, _ in new]
+    observations = [observation_of(index, message) for index, _, message in new]
+    writes = WriteBatch()  # the features upsert and the events insert (or its corrections): one round trip
+    prepared: PreparedBatch | None = None
+    guessed: list[UUID | None] = []
+    if len(new) >= settings.INGEST_PREPARE_MIN_EVENTS:  # big batch: the events go in before the locks
+        prepared = profiles_prepare(workspace=workspace, observations=observations, now=received_at)
+        guessed = [prepared.profiles.get(index) for index, _, _ in new]
+        _events_insert(workspace.id, event_ids, guessed, columns, None)
     resolved = profiles_observe(
-        workspace=workspace,
-        observations=[observation_of(index, message) for index, _, message in new],
-        now=received_at,
-        writes=writes,
+        workspace=workspace, observations=observations, now=received_at, writes=writes, prepared=prepared
     )
-    rows = [(event_id, message, resolved.get(index)) for index, event_id, message in new]
-    _events_insert(workspace.id, rows, writes)
+    profile_ids = [resolved.get(index) for index, _, _ in new]
+    if prepared is None:
+        _events_insert(workspace.id, event_ids, profile_ids, columns, writes)
+    else:
+        moves = zip(event_ids, profile_ids, guessed, strict=True)
+        _events_repoint(workspace.id, [(e, p) for e, p, g in moves if p != g], writes)
     writes.flush()
+    rows = list(zip(event_ids, [message for _, _, message in new], profile_ids, strict=True))
     stored = [
         StoredEvent(
             id=event_id,
@@ -216,6 +250,14 @@ def _ingest(workspace: Workspace, messages: Sequence[Message], received_at: date
         )
         for event_id, message, profile_id in rows
     ]
+    return IngestResult(stored=stored, duplicates=len(messages) - len(stored))
+
+
+def _ingested_publish(workspace: Workspace, stored: Sequence[StoredEvent]) -> None:
+    """``event.ingested`` for the new events, delivered after commit. Called once the ingest
+    transaction's block has ended, so building the payload does not lengthen the locks' hold."""
+    if not stored:
+        return
     domain_events.publish(
         domain_events.EVENT_INGESTED,
         workspace_id=workspace.id,
@@ -233,7 +275,6 @@ def _ingest(workspace: Workspace, messages: Sequence[Message], received_at: date
             "profile_ids": sorted({str(s.profile_id) for s in stored if s.profile_id}),
         },
     )
-    return IngestResult(stored=stored, duplicates=len(messages) - len(stored))
 
 
 def _retryable(exc: OperationalError) -> bool:
@@ -273,7 +314,9 @@ def event_batch_ingest(
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                return replace(_ingest(workspace, kept, received_at), suppressed=suppressed)
+                result = _ingest(workspace, kept, received_at)
+            _ingested_publish(workspace, result.stored)
+            return replace(result, suppressed=suppressed)
         except OperationalError as exc:
             if attempt == MAX_ATTEMPTS or not _retryable(exc):
                 raise

@@ -17,8 +17,15 @@ Locking (why nothing is lost or duplicated under concurrent writers):
    other lock is held, so that lock never sits in a cycle.
 
 Steps 1 and 2, and reading the locked profiles' features, are one round trip: the database
-function ``profiles_identify_locked`` (migration 0007) runs them in order, each with a snapshot
-taken after the previous step's locks were granted.
+function ``profiles_identify_locked`` (migrations 0007, 0009) runs them in order, each with a
+snapshot taken after the previous step's locks were granted.
+
+Big batches shorten the time they hold those locks (``profiles_prepare``): the same read without
+locks (``profiles_identify_peek``) groups the batch into people and computes every person's
+features update ahead. The locked read then returns each profile's features version (``xmin``)
+and the state only where it changed. A prepared update is used only for the same profile, the
+same events and the same version; the grouping is reused only when the locked read found exactly
+the same identifiers, profiles and merges. Anything else is redone under the locks.
 
 Lock order can still cross when two merges meet (rare); PostgreSQL then aborts one writer
 with a deadlock error and ``events.services`` retries its whole transaction.
@@ -30,7 +37,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -42,7 +49,7 @@ from accounts.models import Workspace
 from accounts.principals import Actor
 from audit.services import audit_record
 from core import domain_events
-from profiles.features import FeatureEvent, feature_config, features_compute, state_apply, state_merge
+from profiles.features import FeatureConfig, feature_config, features_compute, state_apply, state_merge
 from profiles.identity import (
     MAX_MERGE_CHAIN,
     SOURCE_API,
@@ -126,42 +133,77 @@ def _lock_key(workspace_id: UUID, key: Key) -> int:
 
 
 @dataclass
-class _Locked:
+class _Read:
+    """Identifiers, profiles and features as one read found them (locked, or peeked at)."""
+
     found: dict[Key, UUID] = field(default_factory=dict)  # identifier -> profile, as stored
-    rows: dict[UUID, _ProfileRow] = field(default_factory=dict)  # live profiles, locked
+    rows: dict[UUID, _ProfileRow] = field(default_factory=dict)  # live profiles
     redirects: dict[UUID, UUID] = field(default_factory=dict)  # tombstone -> the profile it was merged into
-    # the stored features state of each live profile found, read under its lock (None: no features row)
+    # each live profile's stored features state (None: no features row), and the row's version
+    # (its xmin, None: no row); a profile reached through a merge chain has no version
     features: dict[UUID, Any] = field(default_factory=dict)
+    versions: dict[UUID, str | None] = field(default_factory=dict)
+
+    def same_people(self, other: _Read) -> bool:
+        """Would both reads group the batch's identifiers into the same people?"""
+        return self.found == other.found and self.redirects == other.redirects and self.rows.keys() == other.rows.keys()
 
 
-def _identifiers_lock_profiles(workspace_id: UUID, keys: Sequence[Key]) -> _Locked:
+def _read_rows(read: _Read, fetched: Iterable[Sequence[Any]], peek: _Read | None) -> set[UUID]:
+    """Fill ``read`` from rows of ``profiles_identify_locked`` or ``_peek``. A state left out by
+    the locked read is unchanged since ``peek``: it is taken from there. Returns the survivors of
+    merges whose profile the read did not include."""
+    pending: set[UUID] = set()
+    for kind, value, pid, merged_into, created_at, version, state in fetched:
+        read.found[(kind, value)] = pid
+        if merged_into is not None:
+            read.redirects[pid] = merged_into
+            pending.add(merged_into)
+        else:
+            read.rows[pid] = _ProfileRow(id=pid, created_at=created_at)
+            read.versions[pid] = version
+            unchanged = state is None and version is not None and peek is not None
+            read.features[pid] = peek.features[pid] if unchanged and peek is not None else state
+    return pending
+
+
+def _identifiers_peek(workspace_id: UUID, keys: Sequence[Key]) -> _Read:
+    """What ``_identifiers_lock_profiles`` will find, read without any lock (migration 0009):
+    work prepared from it is checked against the locked read before it is used."""
+    read = _Read()
+    if keys:
+        fetched = bulk_fetchall(
+            "SELECT * FROM profiles_identify_peek(%s, %b, %b)",
+            [workspace_id, [k for k, _ in keys], [v for _, v in keys]],
+        )
+        _read_rows(read, fetched, None)
+    return read
+
+
+def _identifiers_lock_profiles(workspace_id: UUID, keys: Sequence[Key], peek: _Read | None) -> _Read:
     """Lock the identifiers (advisory locks, sorted), find them and lock their profiles (in
     profile id order), and read those profiles' features: one round trip, each step seeing what
-    was committed before its locks were granted (``profiles_identify_locked``, migration 0007).
+    was committed before its locks were granted (``profiles_identify_locked``, migrations 0007
+    and 0009). Features whose version is the one ``peek`` saw are not sent again.
     Then lock, transitively, the survivors of any profile found merged meanwhile.
     The rows' golden-record data is not loaded."""
-    locked = _Locked()
-    found, rows, redirects = locked.found, locked.rows, locked.redirects
+    locked = _Read()
     if not keys:
         return locked
+    known = [pid for pid, version in peek.versions.items() if version is not None] if peek else []
     fetched = bulk_fetchall(
-        "SELECT * FROM profiles_identify_locked(%s, %b, %b, %b)",
+        "SELECT * FROM profiles_identify_locked(%s, %b, %b, %b, %b, %b)",
         [
             workspace_id,
             sorted({_lock_key(workspace_id, key) for key in keys}),
             [k for k, _ in keys],
             [v for _, v in keys],
+            known,
+            [peek.versions[pid] for pid in known] if peek else [],
         ],
     )
-    pending: set[UUID] = set()
-    for kind, value, pid, merged_into, created_at, state in fetched:
-        found[(kind, value)] = pid
-        if merged_into is not None:
-            redirects[pid] = merged_into
-            pending.add(merged_into)
-        else:
-            rows[pid] = _ProfileRow(id=pid, created_at=created_at)
-            locked.features[pid] = state
+    rows, redirects = locked.rows, locked.redirects
+    pending = _read_rows(locked, fetched, peek)
     for _ in range(MAX_MERGE_CHAIN):  # rare: a merge committed between our read and our lock
         pending -= set(rows) | set(redirects)
         if not pending:
@@ -300,9 +342,9 @@ def _merges_write(workspace_id: UUID, merges: Sequence[_Merge], now: datetime) -
 
 
 def _features_load(resolution: _Resolution, profile_ids: Iterable[UUID]) -> dict[UUID, dict[str, Any]]:
-    """The stored features of these profiles: read with their locks (``resolution.features``),
-    none for new profiles, and from the table for any other (survivors of a merge committed while
-    we waited for a lock)."""
+    """The stored features of these profiles: read with their locks, or before them when the
+    locked read found them unchanged (``resolution.features``); none for new profiles; and from
+    the table for any other (survivors of a merge committed while we waited for a lock)."""
     loaded: dict[UUID, dict[str, Any]] = {}
     missing: list[UUID] = []
     for pid in profile_ids:
@@ -321,21 +363,18 @@ def _features_load(resolution: _Resolution, profile_ids: Iterable[UUID]) -> dict
 
 
 def _features_write(
-    workspace_id: UUID,
-    states: Mapping[UUID, dict[str, Any]],
-    computed: Mapping[UUID, dict[str, Any]],
-    now: datetime,
-    writes: WriteBatch | None,
+    workspace_id: UUID, written: Mapping[UUID, tuple[str, str]], now: datetime, writes: WriteBatch | None
 ) -> None:
-    if not states:
+    """Upsert features rows: ``written`` maps each profile to its state and computed features, as JSON."""
+    if not written:
         return
-    ids = list(states)
+    ids = list(written)
     (writes.add if writes is not None else _execute)(
         f"INSERT INTO {FEATURES_TABLE} (profile_id, workspace_id, state, computed, updated_at) "  # noqa: S608
         "SELECT u.id, %s, u.s::jsonb, u.c::jsonb, %s FROM unnest(%b::uuid[], %b::text[], %b::text[]) AS u(id, s, c) "
         "ON CONFLICT (profile_id) DO UPDATE SET state = EXCLUDED.state, computed = EXCLUDED.computed, "
         "updated_at = EXCLUDED.updated_at",
-        [workspace_id, now, ids, [_dumps(states[i]) for i in ids], [_dumps(computed[i]) for i in ids]],
+        [workspace_id, now, ids, [written[i][0] for i in ids], [written[i][1] for i in ids]],
     )
 
 
@@ -354,20 +393,19 @@ class _Resolution:
     assigned: dict[Any, UUID]  # component root -> its profile
     merges: list[_Merge]
     keys: list[Key]
-    features: dict[UUID, Any]  # as _Locked.features: state read under the lock, None without a row
+    features: dict[UUID, Any]  # as _Read.features
+    versions: dict[UUID, str | None]  # as _Read.versions
 
     def profile_of(self, observation: Observation) -> UUID:
         return self.assigned[self.graph.find(observation.keys[0])]
 
 
-def _resolve(workspace_id: UUID, observations: Sequence[Observation], now: datetime) -> _Resolution:
-    """Lock the batch's identifiers and their profiles, then group identifiers into people:
-    identifiers seen together in one event, or stored on one profile, are the same person.
-    A person with no profile yet gets a new one; a person found on several is merged into
-    the oldest (created_at, then id: deterministic)."""
-    all_keys = sorted({key for observation in observations for key in observation.keys})
-    locked = _identifiers_lock_profiles(workspace_id, all_keys)
-    found, rows, redirects = locked.found, locked.rows, locked.redirects
+def _resolve(read: _Read, keys: list[Key], observations: Sequence[Observation], now: datetime) -> _Resolution:
+    """Group the batch's identifiers into people, from what ``read`` found: identifiers seen
+    together in one event, or stored on one profile, are the same person. A person with no
+    profile yet gets a new one; a person found on several is merged into the oldest
+    (created_at, then id: deterministic)."""
+    found, rows, redirects = read.found, dict(read.rows), read.redirects
 
     graph = _UnionFind()
     known: dict[Key, UUID] = {}
@@ -383,7 +421,7 @@ def _resolve(workspace_id: UUID, observations: Sequence[Observation], now: datet
             graph.union(first, key)
 
     members: dict[Any, list[Key]] = defaultdict(list)
-    for key in all_keys:
+    for key in keys:
         members[graph.find(key)].append(key)
     owned: dict[Any, set[UUID]] = defaultdict(set)
     for key, profile_id in known.items():
@@ -391,7 +429,7 @@ def _resolve(workspace_id: UUID, observations: Sequence[Observation], now: datet
 
     assigned: dict[Any, UUID] = {}
     merges: list[_Merge] = []
-    for root, keys in members.items():
+    for root, component in members.items():
         candidates = sorted(owned.get(root, ()), key=lambda pid: (rows[pid].created_at, str(pid)))
         if not candidates:
             row = _ProfileRow(id=uuid4(), created_at=now, loaded=True, is_new=True)
@@ -400,15 +438,16 @@ def _resolve(workspace_id: UUID, observations: Sequence[Observation], now: datet
             continue
         assigned[root] = candidates[0]
         if len(candidates) > 1:
-            merges.append(_Merge(survivor=candidates[0], losers=candidates[1:], keys=keys))
+            merges.append(_Merge(survivor=candidates[0], losers=candidates[1:], keys=component))
     return _Resolution(
         graph=graph,
         rows=rows,
         known=known,
         assigned=assigned,
         merges=merges,
-        keys=all_keys,
-        features=locked.features,
+        keys=keys,
+        features=read.features,
+        versions=read.versions,
     )
 
 
@@ -462,6 +501,47 @@ def _golden_records_update(
     return resolved
 
 
+# Features writes prepared before the locks: (the profile, None for a new one; the refs of its
+# events) -> (the features version they were computed from; the state and computed features, as JSON)
+_FeatureWrites = dict[tuple[UUID | None, tuple[int, ...]], tuple[str | None, str, str]]
+
+
+def _feature_events(observations: Sequence[Observation], resolved: Mapping[int, UUID]) -> dict[UUID, list[Observation]]:
+    by_profile: dict[UUID, list[Observation]] = defaultdict(list)
+    for observation in observations:
+        if observation.feature is not None:
+            by_profile[resolved[observation.ref]].append(observation)
+    return by_profile
+
+
+def _features_computed(
+    state: dict[str, Any] | None, observed: Sequence[Observation], now: datetime, config: FeatureConfig
+) -> tuple[str, str]:
+    """A person's features with ``observed`` applied: state and computed features, as JSON."""
+    now_epoch = now.timestamp()
+    applied = state_apply(state, [o.feature for o in observed if o.feature is not None], now=now_epoch, config=config)
+    return _dumps(applied), _dumps(features_compute(applied, now=now_epoch, config=config))
+
+
+def _features_prepare(guess: _Resolution, observations: Sequence[Observation], now: datetime) -> _FeatureWrites:
+    """Every person's features update as ``guess`` (grouped from an unlocked read) sees the batch,
+    for ``_features_update`` to use wherever the locked read agrees. People in a merge are left
+    to it."""
+    config = feature_config()
+    in_merges = {pid for merge in guess.merges for pid in (merge.survivor, *merge.losers)}
+    prepared: _FeatureWrites = {}
+    for pid, observed in _feature_events(observations, {o.ref: guess.profile_of(o) for o in observations}).items():
+        if pid in in_merges:
+            continue
+        refs = tuple(o.ref for o in observed)
+        if guess.rows[pid].is_new:
+            prepared[(None, refs)] = (None, *_features_computed(None, observed, now, config))
+        else:
+            stored = guess.features[pid]
+            prepared[(pid, refs)] = (guess.versions[pid], *_features_computed(_loads(stored), observed, now, config))
+    return prepared
+
+
 def _features_update(
     workspace_id: UUID,
     resolution: _Resolution,
@@ -470,29 +550,33 @@ def _features_update(
     now: datetime,
     *,
     writes: WriteBatch | None,
+    prepared: _FeatureWrites,
 ) -> None:
     """Each touched person's features once: merged-away profiles' counters folded into the
-    survivor's, then every new event of the batch applied. The upsert goes into ``writes`` when
-    given (the caller flushes it), else runs now."""
-    config = feature_config()
-    events_by_profile: dict[UUID, list[FeatureEvent]] = defaultdict(list)
-    for observation in observations:
-        if observation.feature is not None:
-            events_by_profile[resolved[observation.ref]].append(observation.feature)
+    survivor's, then every new event of the batch applied. A person's update from ``prepared`` is
+    used when it was computed from the same events and the features version read under the lock.
+    The upsert goes into ``writes`` when given (the caller flushes it), else runs now."""
+    by_profile = _feature_events(observations, resolved)
     losers_of = {merge.survivor: merge.losers for merge in resolution.merges}
     all_losers = [loser for merge in resolution.merges for loser in merge.losers]
-    touched = set(events_by_profile) | set(losers_of)
+    written: dict[UUID, tuple[str, str]] = {}
+    for pid, observed in by_profile.items():
+        if pid in losers_of:
+            continue
+        new = resolution.rows[pid].is_new
+        hit = prepared.get((None if new else pid, tuple(o.ref for o in observed)))
+        if hit is not None and (new or (pid in resolution.versions and resolution.versions[pid] == hit[0])):
+            written[pid] = (hit[1], hit[2])
+    touched = (set(by_profile) | set(losers_of)) - set(written)
     stored = _features_load(resolution, [*touched, *all_losers])
-    now_epoch = now.timestamp()
-    states: dict[UUID, dict[str, Any]] = {}
-    for profile_id in touched:
-        state = stored.get(profile_id)
-        if profile_id in losers_of:
-            others = [stored.get(loser, {}) for loser in losers_of[profile_id]]
-            state = state_merge(state, others, now=now_epoch, config=config)
-        states[profile_id] = state_apply(state, events_by_profile.get(profile_id, ()), now=now_epoch, config=config)
-    computed = {pid: features_compute(state, now=now_epoch, config=config) for pid, state in states.items()}
-    _features_write(workspace_id, states, computed, now, writes)
+    config = feature_config()
+    for pid in touched:
+        state = stored.get(pid)
+        if pid in losers_of:
+            others = [stored.get(loser, {}) for loser in losers_of[pid]]
+            state = state_merge(state, others, now=now.timestamp(), config=config)
+        written[pid] = _features_computed(state, by_profile.get(pid, ()), now, config)
+    _features_write(workspace_id, written, now, writes)
     _features_delete(all_losers)
 
 
@@ -517,27 +601,77 @@ def _merges_record(workspace: Workspace, merges: Sequence[_Merge]) -> None:
         )
 
 
+def _identified(observations: Sequence[Observation]) -> list[Observation]:
+    """The observations with at least one usable identifier, their ``keys`` set."""
+    for observation in observations:
+        observation.keys = observation_keys(observation)
+    return [o for o in observations if o.keys]
+
+
+@dataclass
+class PreparedBatch:
+    """An ingest batch's work done before its identity locks (``profiles_prepare``)."""
+
+    observations: list[Observation]  # those with identifiers
+    keys: list[Key]
+    now: datetime
+    peek: _Read
+    guess: _Resolution
+    features: _FeatureWrites
+    profiles: dict[int, UUID]  # each observation's profile as guessed: {observation.ref: profile_id}
+
+
+def profiles_prepare(*, workspace: Workspace, observations: Sequence[Observation], now: datetime) -> PreparedBatch:
+    """Guess, from a read without locks, each observation's profile and every person's features
+    update, so that ``profiles_observe`` holds the identity locks for less time: it uses what it
+    finds unchanged under the locks and redoes the rest. The caller may write with the guessed
+    profiles before ``profiles_observe``, and must correct, before its transaction ends, any
+    that differ from what ``profiles_observe`` returns. One more round trip: worth it for big
+    batches (``INGEST_PREPARE_MIN_EVENTS``), whose locks are held longest and collide most."""
+    identified = _identified(observations)
+    keys = sorted({key for observation in identified for key in observation.keys})
+    peek = _identifiers_peek(workspace.id, keys)
+    guess = _resolve(peek, keys, identified, now)
+    return PreparedBatch(
+        observations=identified,
+        keys=keys,
+        now=now,
+        peek=peek,
+        guess=guess,
+        features=_features_prepare(guess, identified, now),
+        profiles={o.ref: guess.profile_of(o) for o in identified},
+    )
+
+
 def profiles_observe(
     *,
     workspace: Workspace,
     observations: Sequence[Observation],
     now: datetime | None = None,
     writes: WriteBatch | None = None,
+    prepared: PreparedBatch | None = None,
 ) -> dict[int, UUID]:
     """Resolve each observation to its person's profile (creating and merging profiles as the
     identifiers require), update the golden record and the real-time features, and return
     ``{observation.ref: profile_id}``. Must run inside the caller's transaction. Observations
     without any usable identifier are left out of the result. With ``writes``, the features
     upsert is added to it instead of run, to go in one round trip with the caller's own writes:
-    the caller must flush it before its transaction ends."""
-    now = now or timezone.now()
-    for observation in observations:
-        observation.keys = observation_keys(observation)
-    observations = [o for o in observations if o.keys]
+    the caller must flush it before its transaction ends. ``prepared``: ``profiles_prepare``'s
+    result for these same observations, in the same transaction."""
+    if prepared is None:
+        now = now or timezone.now()
+        observations = _identified(observations)
+        keys = sorted({key for observation in observations for key in observation.keys})
+    else:
+        observations, keys, now = prepared.observations, prepared.keys, prepared.now
     if not observations:
         return {}
 
-    resolution = _resolve(workspace.id, observations, now)
+    locked = _identifiers_lock_profiles(workspace.id, keys, prepared.peek if prepared else None)
+    if prepared is not None and locked.same_people(prepared.peek):  # grouped as guessed: reuse it
+        resolution = replace(prepared.guess, features=locked.features, versions=locked.versions)
+    else:
+        resolution = _resolve(locked, keys, observations, now)
     resolved = _golden_records_update(resolution, observations, trait_precedence())
 
     rows = resolution.rows.values()
@@ -546,7 +680,8 @@ def profiles_observe(
     _profiles_update([r for r in rows if r.dirty and not r.is_new], now)
     _merges_write(workspace.id, resolution.merges, now)
     _identifiers_insert(workspace.id, [(k, p) for k, p in new_identifiers if k not in resolution.known], now)
-    _features_update(workspace.id, resolution, observations, resolved, now, writes=writes)
+    features = prepared.features if prepared else {}
+    _features_update(workspace.id, resolution, observations, resolved, now, writes=writes, prepared=features)
     _merges_record(workspace, resolution.merges)  # last: the audit chain lock must be the final lock taken
     return resolved
 

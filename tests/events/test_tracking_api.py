@@ -290,8 +290,10 @@ def test_event_ingested_is_published_after_commit(
     assert event.payload["profile_ids"] == [str(stored.profile_id)]
 
 
-def test_a_batch_costs_a_fixed_number_of_statements(tracker: Tracker) -> None:
+@pytest.mark.parametrize("prepare_from", [1, 1000], ids=["prepared-before-the-locks", "under-the-locks"])
+def test_a_batch_costs_a_fixed_number_of_statements(tracker: Tracker, settings: Any, prepare_from: int) -> None:
     """Set-based ingest: 200 events for 200 new people cost as many statements as 5."""
+    settings.INGEST_PREPARE_MIN_EVENTS = prepare_from
     small = {"batch": [{"type": "track", "userId": f"u{i}", "event": "E"} for i in range(5)]}
     large = {"batch": [{"type": "track", "userId": f"v{i}", "event": "E"} for i in range(200)]}
     with CaptureQueriesContext(connection) as few:

@@ -19,10 +19,11 @@ from audit.verification import audit_verify
 from events.models import Event
 from events.services import event_batch_ingest
 from events.validation import validate_batch
+from profiles import services
 from profiles.models import Identifier, Profile, ProfileFeatures
 from profiles.selectors import profile_live_count
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("both_ingest_modes")]
 
 PEOPLE = 6
 WRITERS = 4
@@ -151,3 +152,73 @@ def test_concurrent_duplicates_are_stored_once(workspace: Workspace) -> None:
     assert profile_live_count(workspace=workspace) == 3
     totals = sorted(f.state["events"] for f in ProfileFeatures.objects.filter(workspace=workspace))
     assert totals == [10, 10, 10]
+
+
+def _track(message_id: str, event: str = "Viewed", **ids: str) -> dict[str, Any]:
+    return {"type": "track", "event": event, "messageId": message_id, **ids}
+
+
+# (before, meanwhile, batch, people): ``meanwhile`` commits while ``batch`` is between its
+# unlocked read and its locks; ``people`` is how many live profiles there are after.
+INTERLEAVINGS = {
+    "same person's features changed": (
+        [_track("seed", userId="u1")],
+        [_track(f"other-{n}", "Order Completed", userId="u1") for n in range(3)],
+        [_track(f"mine-{n}", userId="u1") for n in range(4)],
+        1,
+    ),
+    "two of the batch's people merged": (
+        [_track("seed-a", anonymousId="a1"), _track("seed-b", userId="u2")],
+        [{"type": "identify", "anonymousId": "a1", "userId": "u2", "messageId": "link"}],
+        [_track("mine-a", anonymousId="a1"), _track("mine-b", userId="u2"), _track("mine-c", userId="u3")],
+        2,
+    ),
+    "a new person created": (
+        [],
+        [_track(f"other-{n}", userId="n1") for n in range(2)],
+        [_track(f"mine-{n}", userId="n1") for n in range(3)],
+        1,
+    ),
+    "a new person joined to a known one": (
+        [_track("seed", userId="u4")],
+        [{"type": "identify", "anonymousId": "fresh", "userId": "u4", "messageId": "link"}],
+        [_track("mine-a", anonymousId="fresh"), _track("mine-b", userId="u4")],
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", INTERLEAVINGS, ids=list(INTERLEAVINGS))
+def test_a_write_between_the_unlocked_read_and_the_locks_is_not_lost(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """A batch prepares its features updates from an unlocked read; another writer commits
+    before the batch gets its locks. The batch must notice and count from what is stored."""
+    before, meanwhile, batch, people = INTERLEAVINGS[case]
+    if before:
+        _ingest(workspace, before)
+    real = services._identifiers_lock_profiles
+    interleaved: list[bool] = []
+
+    def lock_after_another_writer(*args: Any) -> Any:
+        if not interleaved:
+            interleaved.append(True)
+            assert _run_parallel([lambda: _ingest(workspace, meanwhile)]) == []
+        return real(*args)
+
+    monkeypatch.setattr(services, "_identifiers_lock_profiles", lock_after_another_writer)
+    _ingest(workspace, batch)
+    assert interleaved
+
+    events = list(Event.objects.filter(workspace=workspace))
+    assert {e.message_id for e in events} == {item["messageId"] for item in [*before, *meanwhile, *batch]}
+    live = set(Profile.objects.filter(workspace=workspace, merged_into__isnull=True).values_list("pk", flat=True))
+    assert len(live) == people
+    assert {e.profile_id for e in events} <= live
+    per_profile = Counter(e.profile_id for e in events)
+    orders = Counter(e.profile_id for e in events if e.name == "Order Completed")
+    features = {f.profile_id: f for f in ProfileFeatures.objects.filter(workspace=workspace)}
+    assert set(features) == live
+    for profile_id, row in features.items():
+        assert row.state["events"] == per_profile[profile_id]  # every event counted, once
+        assert row.computed["orders_total"] == orders[profile_id]

@@ -21,7 +21,7 @@ from profiles.selectors import (
 )
 from tests.events.conftest import Tracker
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("both_ingest_modes")]
 
 
 def _profile(workspace: Any, kind: str, value: str) -> Profile:
