@@ -9,7 +9,9 @@ one). In one transaction:
 2. resolve the new events' people and update their golden records and features
    (``profiles.services.profiles_observe``: set-based, each person once per batch);
 3. insert the new events with their profile ids, in the same statement as the features upsert
-   (``profiles.sql.WriteBatch``: one round trip).
+   (``profiles.sql.WriteBatch``: one round trip);
+4. after commit, publish ``event.ingested`` (core.domain_events; the payload is built after the
+   transaction's block, outside the locks).
 
 A batch of at least ``INGEST_PREPARE_MIN_EVENTS`` new events does most of its work before the
 identity locks instead, because those locks are what concurrent batches queue on: it guesses
@@ -17,8 +19,6 @@ each event's person and features update from an unlocked read (``profiles_prepar
 the events with the guessed profiles, then takes the locks; ``profiles_observe`` keeps whatever
 the locked read confirms, and the events whose person turned out different (a merge or a new
 identifier committed in between) are re-pointed in the features upsert's round trip.
-4. after commit, publish ``event.ingested`` (core.domain_events; the payload is built after the
-   transaction's block, outside the locks).
 
 The transaction is retried when PostgreSQL aborts it for a deadlock or serialisation
 failure; the ledger makes a retry idempotent.
