@@ -162,8 +162,8 @@ def _read_rows(read: _Read, fetched: Iterable[Sequence[Any]], peek: _Read | None
         else:
             read.rows[pid] = _ProfileRow(id=pid, created_at=created_at)
             read.versions[pid] = version
-            unchanged = state is None and version is not None and peek is not None
-            read.features[pid] = peek.features[pid] if unchanged and peek is not None else state
+            unchanged = peek is not None and state is None and version is not None
+            read.features[pid] = peek.features[pid] if peek is not None and unchanged else state
     return pending
 
 
@@ -506,6 +506,11 @@ def _golden_records_update(
 _FeatureWrites = dict[tuple[UUID | None, tuple[int, ...]], tuple[str | None, str, str]]
 
 
+def _prepared_key(row: _ProfileRow, observed: Sequence[Observation]) -> tuple[UUID | None, tuple[int, ...]]:
+    """Who a prepared features update is for: the profile (None for a new one) and its events."""
+    return (None if row.is_new else row.id, tuple(o.ref for o in observed))
+
+
 def _feature_events(observations: Sequence[Observation], resolved: Mapping[int, UUID]) -> dict[UUID, list[Observation]]:
     by_profile: dict[UUID, list[Observation]] = defaultdict(list)
     for observation in observations:
@@ -533,12 +538,9 @@ def _features_prepare(guess: _Resolution, observations: Sequence[Observation], n
     for pid, observed in _feature_events(observations, {o.ref: guess.profile_of(o) for o in observations}).items():
         if pid in in_merges:
             continue
-        refs = tuple(o.ref for o in observed)
-        if guess.rows[pid].is_new:
-            prepared[(None, refs)] = (None, *_features_computed(None, observed, now, config))
-        else:
-            stored = guess.features[pid]
-            prepared[(pid, refs)] = (guess.versions[pid], *_features_computed(_loads(stored), observed, now, config))
+        row = guess.rows[pid]
+        version, state = (None, None) if row.is_new else (guess.versions[pid], _loads(guess.features[pid]))
+        prepared[_prepared_key(row, observed)] = (version, *_features_computed(state, observed, now, config))
     return prepared
 
 
@@ -563,9 +565,9 @@ def _features_update(
     for pid, observed in by_profile.items():
         if pid in losers_of:
             continue
-        new = resolution.rows[pid].is_new
-        hit = prepared.get((None if new else pid, tuple(o.ref for o in observed)))
-        if hit is not None and (new or (pid in resolution.versions and resolution.versions[pid] == hit[0])):
+        row = resolution.rows[pid]
+        hit = prepared.get(_prepared_key(row, observed))
+        if hit is not None and (row.is_new or (pid in resolution.versions and resolution.versions[pid] == hit[0])):
             written[pid] = (hit[1], hit[2])
     touched = (set(by_profile) | set(losers_of)) - set(written)
     stored = _features_load(resolution, [*touched, *all_losers])
