@@ -20,7 +20,6 @@ Compose it in ``cep/asgi.py``: core knows no routes; the apps that own them prov
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, reset_queries
+
+from core import fastjson
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class LeanASGIApp:
         elif isinstance(reply.body, bytes):
             content = reply.body
         else:
-            content = json.dumps(reply.body).encode()
+            content = fastjson.dumps_bytes(reply.body)
         headers = {**(extra_headers or {}), **reply.headers}
         raw_headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
         if reply.body is not None:

@@ -37,6 +37,7 @@ from django.db import connection, transaction
 from psycopg.types.json import Jsonb
 
 from accounts.models import Workspace
+from core import fastjson
 from decisions.engine import ActionSpec, Snapshot
 from decisions.guardrails import CONTACT_CHANNELS
 from decisions.models import ACTED_STATUSES, Action, CatalogSnapshot, GuardrailConfig, Policy, PolicyStatus
@@ -224,7 +225,7 @@ def _iso(value: Any) -> str:
 
 
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return fastjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def person_lock_key(profile_id: UUID) -> int:

@@ -26,7 +26,6 @@ failure; the ledger makes a retry idempotent.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -42,7 +41,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
-from core import domain_events
+from core import domain_events, fastjson
 from events.models import Event, EventType, ReceivedMessage
 from events.validation import Message
 from profiles.features import FeatureEvent
@@ -89,11 +88,8 @@ def uuid7(now: float | None = None) -> UUID:
     return UUID(int=value)
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value) if value else "{}"
+    return fastjson.dumps(value) if value else "{}"
 
 
 def feature_name(message: Message) -> str:

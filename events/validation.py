@@ -19,6 +19,8 @@ from typing import Any
 
 from django.conf import settings
 
+from core import fastjson
+
 CALL_TYPES: tuple[str, ...] = ("identify", "track", "page", "screen", "group", "alias")
 ID_MAX = 255
 NAME_MAX = 255
@@ -48,7 +50,7 @@ KNOWN_FIELDS = frozenset(
     }
 )
 # Unescaped \u0000 in serialised JSON (PostgreSQL's jsonb refuses it).
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def max_message_bytes() -> int:
@@ -147,9 +149,13 @@ def _parse_float(text: str) -> float:
     return number
 
 
+def _strict_loads(raw: bytes | str) -> Any:
+    return json.loads(raw, parse_constant=_reject_constant, parse_float=_parse_float)
+
+
 def parse_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw, parse_constant=_reject_constant, parse_float=_parse_float)
+        return fastjson.loads(raw, fallback=_strict_loads)
     except RecursionError as exc:
         raise BodyError(400, "invalid_json", "The body nests too deeply.", {"body": "nested too deeply"}) from exc
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limits
@@ -159,18 +165,17 @@ def parse_json(raw: bytes) -> Any:
         ) from exc
 
 
-def serialise(value: Any) -> tuple[str, int] | str:
-    """Compact JSON and its UTF-8 size, or the reason it cannot be stored."""
+def serialised_size(value: Any) -> int | str:
+    """The UTF-8 size of ``value`` as compact JSON, or the reason it cannot be stored."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        size = len(text.encode("utf-8"))
+        data = fastjson.dumps_bytes(value)
     except UnicodeEncodeError:
         return "contains an unpaired UTF-16 surrogate"
     except (ValueError, RecursionError, TypeError):
         return "cannot be stored as JSON"
-    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+    if b"\\u0000" in data and _NUL_ESCAPE.search(data):
         return "contains a NUL (\\u0000) character"
-    return text, size
+    return len(data)
 
 
 # ---------------------------------------------------------------------------- fields
@@ -317,13 +322,13 @@ def _context(raw: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
 
 def _size_error(raw: dict[str, Any]) -> str | int:
     """The message's size in bytes, or why it cannot be stored at all."""
-    checked = serialise(raw)
-    if isinstance(checked, str):
-        return checked
+    size = serialised_size(raw)
+    if isinstance(size, str):
+        return size
     limit = max_message_bytes()
-    if checked[1] > limit:
-        return f"is {checked[1]} bytes; the limit is {limit} bytes"
-    return checked[1]
+    if size > limit:
+        return f"is {size} bytes; the limit is {limit} bytes"
+    return size
 
 
 def validate_message(
@@ -422,7 +427,7 @@ def validate_batch(body: Any, *, received_at: datetime) -> tuple[list[Message], 
     if envelope_errors:
         raise BodyError(400, "invalid", "The batch has invalid fields.", envelope_errors)
     if defaults.context or defaults.integrations:
-        checked = serialise({"context": defaults.context, "integrations": defaults.integrations})
+        checked = serialised_size({"context": defaults.context, "integrations": defaults.integrations})
         if isinstance(checked, str):
             raise BodyError(400, "invalid", "The batch has invalid fields.", {"context": checked})
     messages: list[Message] = []

@@ -34,7 +34,6 @@ with a deadlock error and ``events.services`` retries its whole transaction.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,7 +47,7 @@ from django.utils import timezone
 from accounts.models import Workspace
 from accounts.principals import Actor
 from audit.services import audit_record
-from core import domain_events
+from core import domain_events, fastjson
 from profiles.features import FeatureConfig, feature_config, features_compute, state_apply, state_merge
 from profiles.identity import (
     MAX_MERGE_CHAIN,
@@ -76,17 +75,14 @@ IDENTIFIER_TABLE = Identifier._meta.db_table
 FEATURES_TABLE = ProfileFeatures._meta.db_table
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
 def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value) if value else "{}"
+    return fastjson.dumps(value) if value else "{}"
 
 
 def _loads(value: Any) -> Any:
     if value is None:
         return {}
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return fastjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 @dataclass
