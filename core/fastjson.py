@@ -17,14 +17,15 @@ tracking parser refuses it; PostgreSQL would too).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
-_LONG_NUMBER_TEXT = re.compile(r"\d{19}")
+# A run of 19 digits, found by mapping every digit to 0 and searching for 19 zeros: several times
+# faster than a regular expression over number-dense text such as the features state.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
@@ -47,8 +48,8 @@ def dumps(value: Any) -> str:
 def loads(data: bytes | str, *, fallback: Callable[[bytes | str], Any] = json.loads) -> Any:
     """``fallback(data)`` (by default ``json.loads``), faster where orjson gives the same value.
     Whatever orjson refuses goes to ``fallback``, so errors and their messages are its own."""
-    long_number = _LONG_NUMBER_BYTES.search(data) if isinstance(data, bytes) else _LONG_NUMBER_TEXT.search(data)
-    if long_number is None:
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    if _LONG_RUN not in raw.translate(_DIGITS_TO_ZERO):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
