@@ -254,7 +254,7 @@ def person_state_load(*, workspace: Workspace, profile_id: UUID, policy_key: str
             _CHANNELS,
         ],
     )
-    # Django's psycopg setup hands json/jsonb back as text (JSONField decodes it); so do we.
+    # The bulk cursor hands json back as text, as Django's psycopg setup does jsonb.
     features_state, scores, arms, contacts, suppressions = (_json(value) for value in row[:5])
     stamp = row[5]
     return PersonState(

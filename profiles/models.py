@@ -18,6 +18,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
+from core.fields import JSONTextField
 from core.models import WorkspaceScopedModel
 
 
@@ -120,8 +121,10 @@ class Identifier(WorkspaceScopedModel):
 class ProfileFeatures(models.Model):
     profile = models.OneToOneField(Profile, on_delete=models.CASCADE, primary_key=True, related_name="features")
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
-    state = models.JSONField(default=dict, blank=True)
-    computed = models.JSONField(default=dict, blank=True)
+    # json, not jsonb: rewritten whole on every batch that touches the person, read whole
+    # (core.fields.JSONTextField; insights' rollups read ``computed`` keys with ->>).
+    state = JSONTextField(default=dict, blank=True)
+    computed = JSONTextField(default=dict, blank=True)
     updated_at = models.DateTimeField()
 
     class Meta:

@@ -367,7 +367,7 @@ def _features_write(
     ids = list(written)
     (writes.add if writes is not None else _execute)(
         f"INSERT INTO {FEATURES_TABLE} (profile_id, workspace_id, state, computed, updated_at) "  # noqa: S608
-        "SELECT u.id, %s, u.s::jsonb, u.c::jsonb, %s FROM unnest(%b::uuid[], %b::text[], %b::text[]) AS u(id, s, c) "
+        "SELECT u.id, %s, u.s::json, u.c::json, %s FROM unnest(%b::uuid[], %b::text[], %b::text[]) AS u(id, s, c) "
         "ON CONFLICT (profile_id) DO UPDATE SET state = EXCLUDED.state, computed = EXCLUDED.computed, "
         "updated_at = EXCLUDED.updated_at",
         [workspace_id, now, ids, [written[i][0] for i in ids], [written[i][1] for i in ids]],

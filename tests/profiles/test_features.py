@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.db import connection
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from profiles.features import (
     state_apply,
     state_merge,
 )
+from profiles.models import ProfileFeatures
 from profiles.selectors import profile_by_identifier, profile_features
 from tests.events.conftest import Tracker
 
@@ -118,6 +120,35 @@ def test_features_are_updated_on_ingest_and_readable(tracker: Tracker, workspace
     fresh = profile_features(profile=profile)
     assert fresh["event_counts"]["$page"]["1h"] == 1
     assert fresh["top_category"] == "games"
+
+
+def test_features_are_stored_as_json_text_and_read_back_whole(tracker: Tracker, workspace: Any, db: None) -> None:
+    """``state`` and ``computed`` are ``json`` columns (core.fields.JSONTextField): written by
+    the ingest upsert, read by the ORM, by SQL key access (insights) and by the decide function."""
+    for category in ("Books", "Toys", "Books"):
+        tracker.post("/v1/track", {"userId": "j", "event": "Product Viewed", "properties": {"category": category}})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'profiles_profilefeatures' AND column_name IN ('state', 'computed')"
+        )
+        assert dict(cursor.fetchall()) == {"state": "json", "computed": "json"}
+    profile = profile_by_identifier(workspace=workspace, kind="user_id", value="j")
+    assert profile is not None
+    row = ProfileFeatures.objects.get(profile=profile)
+    assert row.state["events"] == 3 and row.computed["events_total"] == 3
+    # The text is what Python wrote: keys keep their order (jsonb would sort them by length).
+    assert list(row.computed["category_affinity"]) == ["books", "toys"]
+    top = ProfileFeatures.objects.filter(profile=profile).values_list("computed__top_category", flat=True)
+    assert top.get() == "books"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (computed->>'events_total')::int FROM profiles_profilefeatures WHERE profile_id = %s", [profile.id]
+        )
+        assert cursor.fetchone() == (3,)
+    row.computed = {**row.computed, "note": "é\u2028"}
+    row.save(update_fields=["computed"])
+    assert ProfileFeatures.objects.get(profile=profile).computed["note"] == "é\u2028"
 
 
 # ---------------------------------------------------------------- invariants (hypothesis)
