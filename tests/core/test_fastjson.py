@@ -70,7 +70,7 @@ def test_integers_beyond_64_bits_keep_every_digit() -> None:
 def test_what_orjson_refuses_goes_to_the_fallback_with_its_errors() -> None:
     with pytest.raises(json.JSONDecodeError, match="Expecting property name"):
         fastjson.loads(b"{nope")
-    assert math.isnan(fastjson.loads("[NaN]")[0])  # json.loads accepts it; callers that must not pass a fallback
+    assert math.isnan(fastjson.loads("[NaN]")[0])  # as json.loads; to refuse it, pass a strict fallback
     refused: list[Any] = []
 
     def strict(data: bytes | str) -> Any:
