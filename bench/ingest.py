@@ -51,6 +51,7 @@ CATEGORIES = ["shoes", "coffee", "books", "garden", "audio", "kitchen"]
 
 
 def _event(rng: random.Random, person: int | str | None = None) -> dict[str, Any]:
+    """One event of the mix, from ``person`` (a random one of the PEOPLE when not given)."""
     if person is None:
         person = rng.randrange(PEOPLE)
     roll = rng.random()
@@ -127,7 +128,16 @@ def _phases(url: str, write_key: str) -> tuple[dict[str, LoadResult], dict[str, 
 
     async def seed(client: HttpClient, i: int) -> tuple[bool, str]:
         people = range(i * 100, min(PEOPLE, (i + 1) * 100))
-        events = [{**_event(rng, person), "type": "identify", "traits": {"plan": "gold"}} for person in people]
+        events = [
+            {
+                "type": "identify",
+                "messageId": str(uuid.uuid4()),
+                "userId": f"user-{person}",
+                "anonymousId": f"anon-{person}",
+                "traits": {"email": f"user-{person}@example.com", "plan": "gold"},
+            }
+            for person in people
+        ]
         return await post(client, "/v1/batch", {"batch": events})
 
     async def batch_new(client: HttpClient, _: int) -> tuple[bool, str]:
