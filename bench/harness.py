@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = os.environ.get("BENCH_DATABASE_NAME", "cep_bench")
+# Open-loop load comes from this many keep-alive connections, like that many storefront clients
+# (browsers or SDK instances) each sending now and then, not one client firing them all.
+OPEN_LOOP_CLIENTS = int(os.environ.get("BENCH_CLIENTS", "128"))
 
 
 def admin_dsn() -> str:
@@ -101,17 +105,13 @@ class Server:
         cmd = [
             sys.executable,
             "-m",
-            "uvicorn",
-            "cep.asgi:application",
+            "cep.serve",  # how the platform is run: uvicorn, a listening socket per worker process
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
             "--workers",
             str(self.workers),
-            "--no-access-log",
-            "--lifespan",
-            "off",
             "--log-level",
             "warning",
         ]
@@ -123,6 +123,23 @@ class Server:
                     return self
             time.sleep(0.2)
         raise RuntimeError("benchmark server did not start")
+
+    def connections_per_worker(self) -> list[int]:
+        """Established client connections each web worker process holds, busiest first."""
+        import psutil
+
+        if self.proc is None:
+            return []
+        counts = []
+        for worker in psutil.Process(self.proc.pid).children(recursive=True):
+            try:
+                connections = worker.net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            mine = [c for c in connections if c.laddr.port == self.port]
+            if any(c.status == psutil.CONN_LISTEN for c in mine):  # a web worker, not a helper process
+                counts.append(sum(1 for c in mine if c.status == psutil.CONN_ESTABLISHED))
+        return sorted(counts, reverse=True)
 
     def __exit__(self, *exc: object) -> None:
         if self.proc and self.proc.poll() is None:
@@ -152,6 +169,7 @@ class LoadResult:
     errors: dict[str, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
+    connections_per_worker: list[int] = field(default_factory=list)  # open loop: how the clients spread
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -162,6 +180,7 @@ class LoadResult:
             "ok": self.ok,
             "errors": self.errors,
             "wall_s": round(self.wall_s, 3),
+            "connections_per_worker": self.connections_per_worker,
             **percentiles(self.latencies_ms),
         }
 
@@ -172,15 +191,25 @@ class HttpClient:
     read by Content-Length (or chunks). The load generator shares the machine's cores with the
     server, so its own cost is part of every figure: aiohttp spent about a millisecond of CPU per
     request here, this client a fraction of that. Errors surface as ``ConnectionError`` or
-    ``asyncio.IncompleteReadError`` (both ``OSError``/``EOFError``), and the connection is dropped."""
+    ``asyncio.IncompleteReadError`` (both ``OSError``/``EOFError``), and the connection is dropped.
+
+    Idle connections are reused least recently used first, so the requests rotate over every
+    connection ``connect`` opened, as they would from that many independent clients. (Reusing the
+    most recent one instead sent a whole open-loop run down the one or two connections it ever
+    needed, so one web worker process served everything while the other idled.)"""
 
     def __init__(self, base_url: str, *, limit: int) -> None:
         rest = base_url.split("://", 1)[-1].rstrip("/")
         host, _, port = rest.partition(":")
         self.host, self.port = host, int(port or 80)
         self._host_header = f"Host: {rest}\r\n".encode()
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._idle: deque[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = deque()
         self._slots = asyncio.Semaphore(limit)
+
+    async def connect(self, clients: int) -> None:
+        """Open ``clients`` keep-alive connections up front, one at a time."""
+        for _ in range(clients):
+            self._idle.append(await asyncio.open_connection(self.host, self.port))
 
     async def request(
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
@@ -188,7 +217,7 @@ class HttpClient:
         message = self._head(method, path, body, headers or {})
         async with self._slots:
             while self._idle:  # a kept-alive connection the server may have closed meanwhile
-                reader, writer = self._idle.pop()
+                reader, writer = self._idle.popleft()
                 try:
                     writer.write(message)
                     status_line = await reader.readuntil(b"\r\n")
@@ -291,10 +320,19 @@ async def closed_loop(*, base_url: str, total: int, concurrency: int, request: R
 
 
 async def open_loop(
-    *, base_url: str, rate: float, duration_s: float, request: RequestFn, max_in_flight: int = 512
+    *,
+    base_url: str,
+    rate: float,
+    duration_s: float,
+    request: RequestFn,
+    max_in_flight: int = 512,
+    clients: int = OPEN_LOOP_CLIENTS,
+    spread: Callable[[], list[int]] | None = None,
 ) -> LoadResult:
     """Requests start on a fixed schedule whatever the server does (no coordinated omission):
-    each latency is measured from the request's scheduled start, so queueing counts."""
+    each latency is measured from the request's scheduled start, so queueing counts. They rotate
+    over ``clients`` connections opened before the clock starts (more open if all are busy);
+    ``spread`` (``Server.connections_per_worker``) records how those landed on the workers."""
     result = LoadResult()
     total = int(rate * duration_s)
     interval = 1.0 / rate
@@ -309,8 +347,12 @@ async def open_loop(
         else:
             result.error(what)
 
-    start = time.perf_counter()
     try:
+        await http.connect(clients)
+        if spread is not None:
+            await asyncio.sleep(0.05)  # let the last connects be accepted
+            result.connections_per_worker = spread()
+        start = time.perf_counter()
         for i in range(total):
             scheduled = start + i * interval
             delay = scheduled - time.perf_counter()

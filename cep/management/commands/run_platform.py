@@ -77,17 +77,13 @@ class Command(BaseCommand):
             "web": [
                 python,
                 "-m",
-                "uvicorn",
-                "cep.asgi:application",
+                "cep.serve",  # uvicorn, a listening socket per worker process (cep/serve.py)
                 "--host",
                 host,
                 "--port",
                 str(port),
                 "--workers",
                 str(options["web_workers"]),
-                "--no-access-log",
-                "--lifespan",
-                "off",
             ],
             "worker": [
                 python,
