@@ -242,12 +242,13 @@ def main() -> None:
         "The in-process rows run after the start-up objects are frozen out of the garbage collector, as in "
         "a web process (`core/startup.py`).",
         "",
-        f"Over HTTP: uvicorn with {WEB_WORKERS} worker processes on 127.0.0.1, `DEBUG=0`, open loop (latency from "
+        f"Over HTTP: `python -m cep.serve` (uvicorn) with {WEB_WORKERS} worker processes on 127.0.0.1, `DEBUG=0`, "
+        "open loop (latency from "
         f"each request's scheduled start), {RATE_SECONDS:.0f} s per rate; the load generator "
         "(one process, `bench.harness.HttpClient`) shares the 2 cores. Each run's requests rotate over "
         f"{OPEN_LOOP_CLIENTS} keep-alive connections opened before its clock starts (least recently used first), "
-        "like that many storefront back ends; `python -m cep.serve` gives each worker its own listening socket "
-        "and Linux hashes each connection to one (the table shows how they landed).",
+        "like that many storefront back ends; each worker has its own listening socket and Linux hashes each "
+        "connection to one (the table shows how they landed).",
         "",
         "| endpoint | rate /s | connections per worker | requests | p50 ms | p95 ms | p99 ms | errors "
         "| p50 ratio to floor | p99 ratio |",

@@ -282,7 +282,8 @@ def _markdown(facts: dict[str, str], res: dict[str, LoadResult], stored: dict[st
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench` (`bench/ingest.py`).",
         "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()) + ".",
-        f"Server: uvicorn with {WEB_WORKERS} worker processes, `DEBUG=0`, on 127.0.0.1; the load generator "
+        f"Server: `python -m cep.serve` (uvicorn) with {WEB_WORKERS} worker processes, `DEBUG=0`, on 127.0.0.1; "
+        "the load generator "
         "(`bench.harness.HttpClient`, one process) runs on the same 2 cores, so every figure includes its CPU cost.",
         f"Data: {PEOPLE} people, each identified once before the timed phases, then `ANALYZE` (what autovacuum "
         "does within a minute of a new install's first traffic); mix 65% Product Viewed, 15% Product Added, "
@@ -331,8 +332,7 @@ def _markdown(facts: dict[str, str], res: dict[str, LoadResult], stored: dict[st
         "Latency in the open-loop rows is measured from each request's scheduled start, so queueing is included. "
         f"Their requests rotate over {OPEN_LOOP_CLIENTS} keep-alive connections opened before the clock starts "
         "(least recently used first), like that many storefront clients; the row shows how the connections "
-        "landed on the web workers (`python -m cep.serve`: a listening socket per worker, Linux hashes each "
-        "connection to one).",
+        "landed on the web workers (a listening socket per worker; Linux hashes each connection to one).",
     ]
     return "\n".join(lines)
 
