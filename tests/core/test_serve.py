@@ -108,7 +108,12 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_everything() -> None:
         time.sleep(2.5)  # past the startup grace: a death now is a crash, not a failed start
         victim = next(iter(_web_workers(proc, port)))
         os.kill(victim, signal.SIGKILL)
-        _wait_for(lambda: len(_web_workers(proc, port)) == 2 and victim not in _web_workers(proc, port))
+
+        def replaced() -> bool:
+            workers = _web_workers(proc, port)  # one look: the victim lingers a moment after the kill
+            return len(workers) == 2 and victim not in workers
+
+        _wait_for(replaced)
 
         workers = [psutil.Process(pid) for pid in _web_workers(proc, port)]
         proc.send_signal(signal.SIGTERM)
