@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,10 +42,10 @@ def _web_workers(proc: subprocess.Popen[str], port: int) -> dict[int, int]:
     return workers
 
 
-def _wait_for(check: object, timeout: float = 60) -> None:
+def _wait_for(check: Callable[[], object], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.2)
     raise AssertionError("timed out")
