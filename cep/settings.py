@@ -279,6 +279,9 @@ EVENT_RETENTION_CHUNK = 5000
 # the identity locks (an extra unlocked read), so the locks are held for less time. Smaller ones
 # compute under the locks: the extra read would cost more than it saves.
 INGEST_PREPARE_MIN_EVENTS = int(os.environ.get("INGEST_PREPARE_MIN_EVENTS", "10"))
+# Single tracking calls waiting at the same moment share one transaction, up to this many (1: never;
+# events.coalescing).
+INGEST_COALESCE_MAX_EVENTS = int(os.environ.get("INGEST_COALESCE_MAX_EVENTS", "64"))
 # core.lean_asgi.LeanASGIApp: threads (and so database connections) per web process for the hot
 # machine-to-machine endpoints (/v1/ tracking, decide, outcome).
 LEAN_ASGI_THREADS = int(os.environ.get("LEAN_ASGI_THREADS", "4"))

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.authentication import WRITE_KEY_MISSING, WRITE_KEY_UNKNOWN, write_key_from_request
+from events.coalescing import event_ingest_single
 from events.rate_limit import rate_limit_consume
 from events.selectors import TrackingCaller, tracking_caller
 from events.services import event_batch_ingest
@@ -104,8 +105,8 @@ def _single(caller: TrackingCaller, call_type: str, body: dict[str, Any], receiv
     result = validate_single(body, call_type=call_type, received_at=received_at)
     if isinstance(result, ItemError):
         return error_reply(400, "invalid", "The message has invalid fields.", result.fields)
-    outcome = event_batch_ingest(
-        workspace=caller.workspace, messages=[result], received_at=received_at, check_erased=caller.erasures
+    outcome = event_ingest_single(
+        workspace=caller.workspace, message=result, received_at=received_at, check_erased=caller.erasures
     )
     return TrackingReply(
         200,

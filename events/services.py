@@ -74,10 +74,21 @@ class IngestResult:
     stored: list[StoredEvent]
     duplicates: int
     suppressed: int = 0  # events for erased people (subject erasure), dropped unstored
+    suppressed_ids: frozenset[str] = frozenset()  # their messageIds
 
     @property
     def accepted(self) -> int:
         return len(self.stored)
+
+    def of_message(self, message_id: str) -> IngestResult:
+        """The part of this result that concerns one message of a batch whose messageIds are
+        distinct: stored, dropped for an erased person, or a replay."""
+        stored = [s for s in self.stored if s.message_id == message_id]
+        if stored:
+            return IngestResult(stored=stored, duplicates=0)
+        if message_id in self.suppressed_ids:
+            return IngestResult(stored=[], duplicates=0, suppressed=1, suppressed_ids=frozenset([message_id]))
+        return IngestResult(stored=[], duplicates=1)
 
 
 def uuid7(now: float | None = None) -> UUID:
@@ -305,14 +316,17 @@ def event_batch_ingest(
     received_at = received_at or timezone.now()
     kept = _without_erased(workspace, messages) if check_erased else messages
     suppressed = len(messages) - len(kept)
+    suppressed_ids = (
+        frozenset(m.message_id for m in messages) - {m.message_id for m in kept} if suppressed else frozenset()
+    )
     if not kept:
-        return IngestResult(stored=[], duplicates=0, suppressed=suppressed)
+        return IngestResult(stored=[], duplicates=0, suppressed=suppressed, suppressed_ids=suppressed_ids)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
                 result = _ingest(workspace, kept, received_at)
             _ingested_publish(workspace, result.stored)
-            return replace(result, suppressed=suppressed)
+            return replace(result, suppressed=suppressed, suppressed_ids=suppressed_ids)
         except OperationalError as exc:
             if attempt == MAX_ATTEMPTS or not _retryable(exc):
                 raise
