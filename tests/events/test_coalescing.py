@@ -16,8 +16,8 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
+from core.group_commit import GroupCommit
 from events import coalescing
-from events.coalescing import IngestCoalescer
 from events.models import Event
 from events.services import IngestResult, event_batch_ingest
 from events.validation import Message, validate_single
@@ -27,6 +27,8 @@ from profiles.selectors import profile_by_identifier
 from tests.factories import make_workspace
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+Coalescer = GroupCommit[coalescing.SingleCall, IngestResult]
 
 
 def _message(message_id: str, anonymous_id: str = "anon-1", event: str = "Product Viewed") -> Message:
@@ -61,8 +63,8 @@ class Gate:
 
 
 @pytest.fixture
-def coalescer(monkeypatch: pytest.MonkeyPatch) -> IngestCoalescer:
-    fresh = IngestCoalescer()
+def coalescer(monkeypatch: pytest.MonkeyPatch) -> Coalescer:
+    fresh = coalescing.single_calls_group_commit()
     monkeypatch.setattr(coalescing, "_coalescer", fresh)
     return fresh
 
@@ -111,12 +113,12 @@ def _until(check: Callable[[], bool]) -> None:
         time.sleep(0.005)
 
 
-def _waiting(coalescer: IngestCoalescer, count: int) -> Callable[[], bool]:
+def _waiting(coalescer: Coalescer, count: int) -> Callable[[], bool]:
     return lambda: coalescer.waiting_count() == count
 
 
 def _queue_behind_leader(
-    coalescer: IngestCoalescer, gate: Gate, calls: Calls, queued: list[tuple[Workspace, Message]]
+    coalescer: Coalescer, gate: Gate, calls: Calls, queued: list[tuple[Workspace, Message]]
 ) -> None:
     """Start the first call and hold it in its transaction, then queue the others behind it in
     their order (each is waiting before the next starts)."""
@@ -129,7 +131,7 @@ def _queue_behind_leader(
 
 
 def test_calls_queued_behind_a_transaction_are_stored_together_in_the_next(
-    workspace: Workspace, coalescer: IngestCoalescer, gate: Gate
+    workspace: Workspace, coalescer: Coalescer, gate: Gate
 ) -> None:
     calls = Calls()
     queued = [(workspace, _message(f"m{n}")) for n in range(6)]
@@ -148,7 +150,7 @@ def test_calls_queued_behind_a_transaction_are_stored_together_in_the_next(
 
 
 def test_a_replay_waits_for_the_next_group_and_is_answered_as_a_replay(
-    workspace: Workspace, coalescer: IngestCoalescer, gate: Gate
+    workspace: Workspace, coalescer: Coalescer, gate: Gate
 ) -> None:
     calls = Calls()
     queued = [
@@ -168,7 +170,7 @@ def test_a_replay_waits_for_the_next_group_and_is_answered_as_a_replay(
     assert Event.objects.filter(workspace=workspace, message_id="x").count() == 1
 
 
-def test_a_group_holds_one_workspace(workspace: Workspace, coalescer: IngestCoalescer, gate: Gate) -> None:
+def test_a_group_holds_one_workspace(workspace: Workspace, coalescer: Coalescer, gate: Gate) -> None:
     other = make_workspace(name="Other")
     calls = Calls()
     queued = [
@@ -188,7 +190,7 @@ def test_a_group_holds_one_workspace(workspace: Workspace, coalescer: IngestCoal
 
 
 def test_a_failing_group_is_stored_call_by_call_so_only_the_bad_call_fails(
-    workspace: Workspace, coalescer: IngestCoalescer, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, coalescer: Coalescer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gate = Gate(poison="bad")
     monkeypatch.setattr(coalescing, "event_batch_ingest", gate)
@@ -211,7 +213,7 @@ def test_a_failing_group_is_stored_call_by_call_so_only_the_bad_call_fails(
 
 
 def test_an_erased_persons_call_in_a_group_is_dropped_and_answered_so(
-    workspace: Workspace, coalescer: IngestCoalescer, gate: Gate
+    workspace: Workspace, coalescer: Coalescer, gate: Gate
 ) -> None:
     event_batch_ingest(workspace=workspace, messages=[_message("before", anonymous_id="erased-anon")])
     profile = profile_by_identifier(workspace=workspace, kind="anonymous_id", value="erased-anon")
@@ -237,7 +239,7 @@ def test_an_erased_persons_call_in_a_group_is_dropped_and_answered_so(
     assert not Event.objects.filter(workspace=workspace, message_id="gone").exists()
 
 
-def test_a_call_inside_a_transaction_is_never_grouped(workspace: Workspace, coalescer: IngestCoalescer) -> None:
+def test_a_call_inside_a_transaction_is_never_grouped(workspace: Workspace, coalescer: Coalescer) -> None:
     with transaction.atomic():
         result = coalescing.event_ingest_single(
             workspace=workspace, message=_message("in-tx"), received_at=timezone.now()
@@ -249,7 +251,7 @@ def test_a_call_inside_a_transaction_is_never_grouped(workspace: Workspace, coal
 
 
 def test_an_idle_coalescer_stores_a_call_at_once_in_its_own_transaction(
-    workspace: Workspace, coalescer: IngestCoalescer
+    workspace: Workspace, coalescer: Coalescer
 ) -> None:
     result = coalescing.event_ingest_single(workspace=workspace, message=_message("solo"), received_at=timezone.now())
     again = coalescing.event_ingest_single(workspace=workspace, message=_message("solo"), received_at=timezone.now())
