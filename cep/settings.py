@@ -282,6 +282,9 @@ INGEST_PREPARE_MIN_EVENTS = int(os.environ.get("INGEST_PREPARE_MIN_EVENTS", "10"
 # Single tracking calls waiting at the same moment share one transaction, up to this many (1: never;
 # events.coalescing).
 INGEST_COALESCE_MAX_EVENTS = int(os.environ.get("INGEST_COALESCE_MAX_EVENTS", "64"))
+# /v1/decide calls of different people waiting at the same moment share one transaction, up to this
+# many (1: never; decisions.coalescing).
+DECISIONS_COALESCE_MAX_CALLS = int(os.environ.get("DECISIONS_COALESCE_MAX_CALLS", "32"))
 # core.lean_asgi.LeanASGIApp: threads (and so database connections) per web process for the hot
 # machine-to-machine endpoints (/v1/ tracking, decide, outcome).
 LEAN_ASGI_THREADS = int(os.environ.get("LEAN_ASGI_THREADS", "4"))

@@ -24,7 +24,7 @@ import re
 import socket
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis
@@ -146,10 +146,20 @@ def task_message(task: Task, *, kwargs: Mapping[str, Any], queue: str, kwargsrep
 
 def task_enqueue(task: Task, *, kwargs: Mapping[str, Any], queue: str, kwargsrepr: str = "{...}") -> str:
     """Enqueue ``task(**kwargs)`` on ``queue``; returns the task id. Raises what the broker raises."""
+    return task_enqueue_many(task, calls=[(kwargs, kwargsrepr)], queue=queue)[0]
+
+
+def task_enqueue_many(task: Task, *, calls: Sequence[tuple[Mapping[str, Any], str]], queue: str) -> list[str]:
+    """Enqueue ``task(**kwargs)`` on ``queue`` for each (kwargs, kwargsrepr), in order, with one
+    ``LPUSH`` of all the messages (workers take them in the same order as one push each).
+    Returns the task ids. Raises what the broker raises."""
     url = _fast_path_url()
     if url is None:
-        result = task.apply_async(kwargs=dict(kwargs), queue=queue, argsrepr="()", kwargsrepr=kwargsrepr)  # type: ignore[call-arg]
-        return str(result.id)
-    task_id, raw = task_message(task, kwargs=kwargs, queue=queue, kwargsrepr=kwargsrepr)
-    _client(url).lpush(queue, raw)
-    return task_id
+        return [
+            str(task.apply_async(kwargs=dict(kwargs), queue=queue, argsrepr="()", kwargsrepr=kwargsrepr).id)  # type: ignore[call-arg]
+            for kwargs, kwargsrepr in calls
+        ]
+    messages = [task_message(task, kwargs=kwargs, queue=queue, kwargsrepr=kwargsrepr) for kwargs, kwargsrepr in calls]
+    if messages:
+        _client(url).lpush(queue, *[raw for _, raw in messages])
+    return [task_id for task_id, _ in messages]

@@ -7,7 +7,8 @@ Django as usual.
 
 A well-formed decide call for a known person is answered by ``_decide_quick``: the key, its
 workspace and the person come from one statement (``decisions.selectors.decide_caller``), then
-``decision_make`` and ``decision_answer`` as in the view. Everything else (bad input, an unknown
+``decision_make`` (sharing a transaction with the calls waiting at the same moment,
+decisions.coalescing) and ``decision_answer`` as in the view. Everything else (bad input, an unknown
 key or person, a merged profile) and /v1/outcome run the very same DRF views
 (``decisions.apis``), so answers, errors and the OpenAPI schema are identical on every path.
 """
@@ -28,8 +29,8 @@ from django.http import HttpRequest, HttpResponseBase
 from accounts.authentication import secret_key_touch
 from core.lean_asgi import LeanReply, LeanRoute
 from decisions.apis import DecideApi, OutcomeApi, decision_answer
+from decisions.coalescing import decision_make_coalesced
 from decisions.selectors import decide_caller
-from decisions.services import decision_make
 
 BODY_LIMIT = 64 * 1024
 
@@ -62,7 +63,7 @@ def _decide_quick(raw: bytes, headers: Mapping[str, str]) -> LeanReply | None:
         return None
     secret, profile = found
     secret_key_touch(secret)  # what SecretKeyAuthentication does for the view
-    decision = decision_make(
+    decision = decision_make_coalesced(
         workspace=secret.workspace, profile=profile, context=body.get("context", {}), only=candidates or None
     )
     return LeanReply(200, decision_answer(decision))

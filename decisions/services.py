@@ -7,6 +7,7 @@ import functools
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -446,25 +447,119 @@ def snapshot_load(
     )
 
 
-def _decision_insert(decision: Decision) -> None:
-    """``decision.save(force_insert=True)`` with server-side parameter binding: the stored snapshot
-    is tens of kilobytes of JSON, which Django's client-side binding would escape character by
-    character in Python (the costliest part of a decision). Same columns, same values, same
-    transaction (profiles/sql.py)."""
+def _decision_values(decision: Decision, db: Any) -> list[Any]:
+    return [field.get_db_prep_save(field.pre_save(decision, True), db) for field in Decision._meta.concrete_fields]
+
+
+def _decisions_insert(decisions: Sequence[Decision]) -> None:
+    """``decision.save(force_insert=True)`` for each, in one statement, with server-side parameter
+    binding: the stored snapshot is kilobytes of JSON, which Django's client-side binding would
+    escape character by character in Python (the costliest part of a decision). Same columns,
+    same values, same transaction (profiles/sql.py)."""
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the ``connection`` proxy costs a lookup per use
-    fields = Decision._meta.concrete_fields
-    values = [field.get_db_prep_save(field.pre_save(decision, True), db) for field in fields]
-    bulk_execute(_decision_insert_sql(), values)
-    decision._state.adding = False
-    decision._state.db = db.alias
+    values = [value for decision in decisions for value in _decision_values(decision, db)]
+    bulk_execute(_decision_insert_sql(len(decisions)), values)
+    for decision in decisions:
+        decision._state.adding = False
+        decision._state.db = db.alias
 
 
-@functools.cache
-def _decision_insert_sql() -> str:
+def _decision_insert(decision: Decision) -> None:
+    _decisions_insert([decision])
+
+
+@functools.lru_cache(maxsize=128)
+def _decision_insert_sql(rows: int) -> str:
     fields = Decision._meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(field.column or field.attname) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    return f"INSERT INTO {Decision._meta.db_table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    return f"INSERT INTO {Decision._meta.db_table} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608
+
+
+@dataclass(frozen=True)
+class _Built:
+    decision: Decision
+    offered: CandidateSpecs
+    existing: bool = False  # an event-triggered decision already made under this policy version
+
+
+def _decision_build(
+    *,
+    workspace: Workspace,
+    profile: Profile,
+    context: Mapping[str, Any] | None,
+    policy: Policy | None,
+    trigger: str,
+    trigger_ref: str,
+    only: Sequence[str] | None,
+    dry_run: bool,
+    signals: Sequence[Mapping[str, Any]],
+    started: float,
+) -> _Built:
+    """Load the person's snapshot (taking their decision lock for the caller's transaction),
+    decide, and build the unsaved Decision."""
+    now = timezone.now()
+    snapshot, versions, offered, policy = snapshot_load(
+        workspace=workspace,
+        profile=profile,
+        policy=policy,
+        context=context or {},
+        now=now,
+        only=only,
+        extra_signals=signals,
+    )
+    if trigger_ref:
+        existing = Decision.objects.filter(
+            workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
+        ).first()
+        if existing is not None:
+            return _Built(existing, offered, existing=True)
+    seed = secrets.randbits(62)
+    outcome = decide(snapshot, seed=seed, now=now)
+    shadow = policy.status == PolicyStatus.SHADOW
+    if dry_run:
+        status = DecisionStatus.DRY_RUN
+    elif shadow:
+        status = DecisionStatus.SHADOW
+    elif outcome.chosen is None:
+        status = DecisionStatus.NOTHING
+    elif outcome.holdout:
+        status = DecisionStatus.HELD_OUT
+    elif outcome.needs_approval:
+        status = DecisionStatus.PENDING_APPROVAL
+    else:
+        status = DecisionStatus.ACTED
+    chosen = outcome.chosen
+    decision = Decision(
+        workspace=workspace,
+        profile=profile,
+        policy=None if policy._state.adding else policy,
+        policy_key=policy.key,
+        policy_version=policy.version,
+        trigger=trigger,
+        trigger_ref=trigger_ref,
+        status=status,
+        chosen_action_id=offered.ids.get(chosen.key) if chosen else None,
+        chosen_key=chosen.key if chosen else "",
+        channel=chosen.channel if chosen else "",
+        explored=outcome.explored,
+        propensity=outcome.propensity,
+        holdout=outcome.holdout,
+        shadow=shadow,
+        needs_approval=outcome.needs_approval,
+        seed=seed,
+        context=dict(context or {}),
+        inputs={"snapshot": snapshot.to_json(actions_ref=offered.ref), "x": outcome.context_vector},
+        candidates=outcome.candidates,
+        guardrails=[dict(vars(r)) for r in outcome.removals],
+        model_versions=versions,
+        rendered={**outcome.rendered, "name": chosen.name} if chosen else {},
+        reasons=outcome.reasons,
+        explanation=outcome.explanation,
+        created_at=now,
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+    return _Built(decision, offered)
 
 
 def decision_make(
@@ -482,70 +577,22 @@ def decision_make(
     """Decide for one person now. Event-triggered decisions are idempotent per (event, policy version)."""
     started = time.perf_counter()
     with transaction.atomic():  # snapshot_load takes the person's decision lock: caps are counted and used under it
-        now = timezone.now()
-        snapshot, versions, offered, policy = snapshot_load(
+        built = _decision_build(
             workspace=workspace,
             profile=profile,
+            context=context,
             policy=policy,
-            context=context or {},
-            now=now,
-            only=only,
-            extra_signals=signals,
-        )
-        if trigger_ref:
-            existing = Decision.objects.filter(
-                workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
-            ).first()
-            if existing is not None:
-                return existing
-        seed = secrets.randbits(62)
-        outcome = decide(snapshot, seed=seed, now=now)
-        shadow = policy.status == PolicyStatus.SHADOW
-        if dry_run:
-            status = DecisionStatus.DRY_RUN
-        elif shadow:
-            status = DecisionStatus.SHADOW
-        elif outcome.chosen is None:
-            status = DecisionStatus.NOTHING
-        elif outcome.holdout:
-            status = DecisionStatus.HELD_OUT
-        elif outcome.needs_approval:
-            status = DecisionStatus.PENDING_APPROVAL
-        else:
-            status = DecisionStatus.ACTED
-        chosen = outcome.chosen
-        decision = Decision(
-            workspace=workspace,
-            profile=profile,
-            policy=None if policy._state.adding else policy,
-            policy_key=policy.key,
-            policy_version=policy.version,
             trigger=trigger,
             trigger_ref=trigger_ref,
-            status=status,
-            chosen_action_id=offered.ids.get(chosen.key) if chosen else None,
-            chosen_key=chosen.key if chosen else "",
-            channel=chosen.channel if chosen else "",
-            explored=outcome.explored,
-            propensity=outcome.propensity,
-            holdout=outcome.holdout,
-            shadow=shadow,
-            needs_approval=outcome.needs_approval,
-            seed=seed,
-            context=dict(context or {}),
-            inputs={"snapshot": snapshot.to_json(actions_ref=offered.ref), "x": outcome.context_vector},
-            candidates=outcome.candidates,
-            guardrails=[dict(vars(r)) for r in outcome.removals],
-            model_versions=versions,
-            rendered={**outcome.rendered, "name": chosen.name} if chosen else {},
-            reasons=outcome.reasons,
-            explanation=outcome.explanation,
-            created_at=now,
-            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            only=only,
+            dry_run=dry_run,
+            signals=signals,
+            started=started,
         )
-        if dry_run:
+        decision = built.decision
+        if built.existing or dry_run:
             return decision
-        catalog_snapshot_store(workspace_id=workspace.id, candidates=offered)
+        catalog_snapshot_store(workspace_id=workspace.id, candidates=built.offered)
         if not trigger_ref:
             _decision_insert(decision)  # no uniqueness to race for: spare the savepoint
         else:
@@ -554,10 +601,59 @@ def decision_make(
                     _decision_insert(decision)
             except IntegrityError:  # the same event decided concurrently under this policy version
                 return Decision.objects.get(
-                    workspace=workspace, policy_key=policy.key, policy_version=policy.version, trigger_ref=trigger_ref
+                    workspace=workspace,
+                    policy_key=decision.policy_key,
+                    policy_version=decision.policy_version,
+                    trigger_ref=trigger_ref,
                 )
         _announce(decision)
     return decision
+
+
+@dataclass(frozen=True, eq=False)
+class DecisionRequest:
+    """One API decision (``decision_make`` with its defaults: the live policy, no trigger ref,
+    not a dry run) for ``decisions_make_together``. ``started`` is when the caller asked
+    (``time.perf_counter()``): the decision's latency counts from there."""
+
+    workspace: Workspace
+    profile: Profile
+    context: Mapping[str, Any]
+    only: Sequence[str] | None
+    started: float
+
+
+def decisions_make_together(*, requests: Sequence[DecisionRequest]) -> list[Decision]:
+    """``decision_make`` for several people of one workspace in one transaction: one insert,
+    one commit and one broker round trip for all their "decision made" facts (the group commit
+    of decisions.coalescing). Each person must appear once: each decision reads their contacts,
+    which the others in the transaction do not write until the end. People are locked in id
+    order, so two such transactions never deadlock on each other."""
+    workspace = requests[0].workspace
+    if any(r.workspace.id != workspace.id for r in requests) or len({r.profile.id for r in requests}) < len(requests):
+        raise ValueError("decisions made together must be for different people of one workspace")
+    built: dict[int, _Built] = {}
+    with domain_events.enqueues_batched(), transaction.atomic():
+        for request in sorted(requests, key=lambda r: str(r.profile.id)):
+            built[id(request)] = _decision_build(
+                workspace=workspace,
+                profile=request.profile,
+                context=request.context,
+                policy=None,
+                trigger=Trigger.API,
+                trigger_ref="",
+                only=request.only,
+                dry_run=False,
+                signals=(),
+                started=request.started,
+            )
+        made = [built[id(request)] for request in requests]
+        for offered in {b.offered.ref: b.offered for b in made}.values():
+            catalog_snapshot_store(workspace_id=workspace.id, candidates=offered)
+        _decisions_insert([b.decision for b in made])
+        for b in made:
+            _announce(b.decision)
+    return [b.decision for b in made]
 
 
 def decision_broadcast_payload(decision: Decision) -> dict[str, Any]:

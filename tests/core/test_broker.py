@@ -68,3 +68,23 @@ def test_eager_mode_falls_back_to_celery(broker_redis) -> None:
         celery_app.conf.task_always_eager = previous
     assert broker_redis.llen(SCRATCH) == 0  # ran in process, nothing queued
     assert task_id
+
+
+def test_many_messages_go_in_one_push_and_are_taken_in_order(broker_redis, monkeypatch) -> None:
+    pushes: list[int] = []
+    client = broker._client(settings.CELERY_BROKER_URL)
+    original = client.lpush
+
+    def lpush(queue: str, *values: bytes) -> Any:
+        pushes.append(len(values))
+        return original(queue, *values)
+
+    monkeypatch.setattr(client, "lpush", lpush)
+    calls = [({"value": n}, f"{{'value': {n!r}}}") for n in ("a", "b", "c")]
+    ids = broker.task_enqueue_many(ping_task, calls=calls, queue=SCRATCH)
+
+    assert pushes == [3]
+    taken = [_pop(broker_redis) for _ in ids]  # a worker takes from the right, like three pushes one by one
+    assert [m["headers"]["id"] for m in taken] == ids
+    assert [m["body"][1] for m in taken] == [{"value": "a"}, {"value": "b"}, {"value": "c"}]
+    assert [m["headers"]["kwargsrepr"] for m in taken] == ["{'value': 'a'}", "{'value': 'b'}", "{'value': 'c'}"]
