@@ -287,7 +287,7 @@ INGEST_COALESCE_MAX_EVENTS = int(os.environ.get("INGEST_COALESCE_MAX_EVENTS", "6
 DECISIONS_COALESCE_MAX_CALLS = int(os.environ.get("DECISIONS_COALESCE_MAX_CALLS", "32"))
 # core.lean_asgi.LeanASGIApp: threads (and so database connections) per web process for the hot
 # machine-to-machine endpoints (/v1/ tracking, decide, outcome).
-LEAN_ASGI_THREADS = int(os.environ.get("LEAN_ASGI_THREADS", "4"))
+LEAN_ASGI_THREADS = int(os.environ.get("LEAN_ASGI_THREADS", "8"))
 # Golden record: a higher-ranked source wins over a lower one whatever the timestamps.
 PROFILE_TRAIT_SOURCE_PRECEDENCE = {"api": 30, "identify": 20, "context": 10}
 # Real-time features (docs/features.md).

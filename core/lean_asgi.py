@@ -85,7 +85,7 @@ class LeanASGIApp:
     def __init__(self, app: ASGIApp, *, routes: Sequence[LeanRoute], threads: int | None = None) -> None:
         self.app = app
         self.routes = {route.path: route for route in routes}
-        size = threads or int(getattr(settings, "LEAN_ASGI_THREADS", 4))
+        size = threads or int(getattr(settings, "LEAN_ASGI_THREADS", 8))
         self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="lean")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
