@@ -84,6 +84,8 @@ class GroupCommit(Generic[C, R]):
             with self._changed:
                 for member in group:
                     member.done = True
+                    # A store interrupted by a BaseException left no result: each call runs alone.
+                    member.alone = member.alone or member.result is None
                 self._storing = False
                 self._changed.notify_all()
         return self._finish(entry)
