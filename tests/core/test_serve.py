@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from tests.live import free_port
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,21 +43,12 @@ def _web_workers(proc: subprocess.Popen[str], port: int) -> dict[int, int]:
     return workers
 
 
-def _wait_for(check: Callable[[], object], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 @contextmanager
 def _server(workers: int) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     proc = _launch(port, "--workers", str(workers), "--startup-grace", "2")
     try:
-        _wait_for(lambda: len(_web_workers(proc, port)) == workers)
+        wait_until(lambda: len(_web_workers(proc, port)) == workers, timeout=60, interval=0.2)
         yield proc, port
     finally:
         if proc.poll() is None:
@@ -84,7 +76,7 @@ def test_each_worker_listens_on_its_own_socket_and_connections_spread_over_them(
         # A burst of connects: with one shared socket, the first worker to wake accepts them all.
         sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(48)]
         try:
-            _wait_for(lambda: sum(_web_workers(proc, port).values()) == 48, timeout=10)
+            wait_until(lambda: sum(_web_workers(proc, port).values()) == 48, timeout=10, interval=0.2)
             counts = sorted(_web_workers(proc, port).values())
             assert len(counts) == 2
             assert counts[0] >= 8, counts  # a hash split; 48 coin flips fall below 8 about once in 10^5
@@ -113,7 +105,7 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_everything() -> None:
             workers = _web_workers(proc, port)  # one look: the victim lingers a moment after the kill
             return len(workers) == 2 and victim not in workers
 
-        _wait_for(replaced)
+        wait_until(replaced, timeout=60, interval=0.2)
 
         workers = [psutil.Process(pid) for pid in _web_workers(proc, port)]
         proc.send_signal(signal.SIGTERM)

@@ -19,6 +19,7 @@ from decisions import coalescing
 from decisions.models import Decision
 from decisions.services import DecisionRequest, decisions_make_together
 from tests.decisions.conftest import identify, person
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,13 +83,6 @@ def pushes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return sent
 
 
-def _until(check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 30
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def _waiting(held: Held, count: int) -> Callable[[], bool]:
     return lambda: held.group_commit.waiting_count() == count
 
@@ -118,7 +112,7 @@ def test_calls_queued_behind_a_decision_are_decided_together_each_for_its_own_pe
         if index == 0:
             assert held.entered.wait(timeout=30)
         else:
-            _until(_waiting(held, index))
+            wait_until(_waiting(held, index))
     held.release.set()
     for thread in threads:
         thread.join(timeout=60)

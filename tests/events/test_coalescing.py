@@ -7,7 +7,6 @@ deterministic."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +24,7 @@ from profiles.models import Profile, ProfileFeatures
 from profiles.privacy import subject_erase
 from profiles.selectors import profile_by_identifier
 from tests.factories import make_workspace
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,13 +106,6 @@ class Calls:
         assert not any(thread.is_alive() for thread in self.threads), "a call hung"
 
 
-def _until(check: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 30
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def _waiting(coalescer: Coalescer, count: int) -> Callable[[], bool]:
     return lambda: coalescer.waiting_count() == count
 
@@ -127,7 +120,7 @@ def _queue_behind_leader(
     assert gate.entered.wait(timeout=30)
     for index, (workspace, message) in enumerate(queued[1:]):
         calls.start(workspace, message, key=f"{message.message_id}#{index}")
-        _until(_waiting(coalescer, index + 1))
+        wait_until(_waiting(coalescer, index + 1))
 
 
 def test_calls_queued_behind_a_transaction_are_stored_together_in_the_next(

@@ -7,8 +7,6 @@ tests: flushing the tables at the end removes the session's stored world.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,15 +22,7 @@ from scoring.services import model_version_promote
 from simulator.world import WorldConfig
 from tests.factories import make_secret_key
 from tests.scoring.conftest import ingest_world
-
-
-def _wait(condition: Callable[[], bool], *, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.waiting import wait_until
 
 
 @pytest.mark.django_db(transaction=True)
@@ -55,7 +45,7 @@ def test_training_and_rescoring_run_in_the_worker() -> None:
             seen.add(body["progress"])
             return body["status"] in (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
-        _wait(finished, seconds=120, what="the training run")
+        wait_until(finished, timeout=120, interval=0.1, what="the training run")
         run = TrainingRun.objects.get(pk=run_id)
         assert run.status == RunStatus.SUCCEEDED, run.error
         assert run.progress == 100 and len(seen) >= 2  # progress was visible while it ran
@@ -79,7 +69,7 @@ def test_training_and_rescoring_run_in_the_worker() -> None:
             row = ProfileScore.objects.filter(profile_id=profile_id, kind=ModelKind.CONVERSION).first()
             return row is not None and row.features_as_of >= now + timedelta(minutes=1)
 
-        _wait(scored_after_event, seconds=60, what="the event's re-score")
+        wait_until(scored_after_event, timeout=60, interval=0.1, what="the event's re-score")
         row = ProfileScore.objects.get(profile_id=profile_id, kind=ModelKind.CONVERSION)
         assert row.model_version_id == conversion.pk and 0 < row.value < 1 and row.explanation
     assert Workspace.objects.filter(pk=workspace.pk).exists()
