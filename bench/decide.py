@@ -21,12 +21,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.harness import (
+    CPU_COLUMNS,
     OPEN_LOOP_CLIENTS,
     HttpClient,
     LoadResult,
     Server,
     bench_database_url,
     bench_redis_url,
+    cpu_cells,
     flush_bench_redis,
     free_port,
     machine_facts,
@@ -187,7 +189,7 @@ def _with_database(users: list[str]) -> dict[str, float]:
 
 
 async def _http(server: Server, secret: str, users: list[str]) -> dict[str, LoadResult]:
-    url, spread = server.url, server.connections_per_worker
+    url, spread, cpu = server.url, server.connections_per_worker, server.cpu_sample
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     rng = random.Random(11)
 
@@ -204,7 +206,7 @@ async def _http(server: Server, secret: str, users: list[str]) -> dict[str, Load
     for rate in RATES:
         for name, request in (("ping", ping), ("decide", decide)):
             results[f"{name}_{rate}"] = await open_loop(
-                base_url=url, rate=rate, duration_s=RATE_SECONDS, request=request, spread=spread
+                base_url=url, rate=rate, duration_s=RATE_SECONDS, request=request, spread=spread, cpu=cpu
             )
     return results
 
@@ -268,6 +270,21 @@ def main() -> None:
             f"{sum(ours['errors'].values())} | {ours['p50'] / floor['p50']:.1f} | "
             f"{ours['p99'] / floor['p99']:.1f} |"
         )
+    lines += [
+        "",
+        "Where the CPU went, in milliseconds per request (`bench.harness.cpu_share`): the web server's "
+        "processes, PostgreSQL's, Redis's and the load generator's, and how busy the machine's 2 cores were "
+        "(steal: time the host gave them to someone else). Latency at a rate follows how close the cores run "
+        "to full.",
+        "",
+        f"| endpoint | rate /s | {CPU_COLUMNS} |",
+        "|---|---|---|---|---|---|---|---|",
+        *[
+            f"| {label} | {rate} | {cpu_cells(http[f'{name}_{rate}'].cpu)} |"
+            for rate in RATES
+            for label, name in (("floor `GET /api/v1/ping/`", "ping"), ("`POST /v1/decide`", "decide"))
+        ],
+    ]
     lines += ["", "Targets: engine p99 < 2 ms with 50 candidates; `/v1/decide` p50 <= 10 ms and p99 <= 50 ms at 200/s."]
     markdown = "\n".join(lines)
     raw = write_section(

@@ -141,6 +141,9 @@ class Server:
                 counts.append(sum(1 for c in mine if c.status == psutil.CONN_ESTABLISHED))
         return sorted(counts, reverse=True)
 
+    def cpu_sample(self) -> CpuSample:
+        return cpu_sample(self.proc.pid if self.proc is not None else None)
+
     def __exit__(self, *exc: object) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -162,6 +165,99 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 2)}
 
 
+_DATABASE_NAMES = ("postgres",)
+_REDIS_NAMES = ("redis-server", "valkey-server")
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds spent so far, by who spent them, at one moment (``cpu_sample``)."""
+
+    wall: float  # time.perf_counter()
+    web: float  # the web server: its supervisor and every worker process
+    database: float  # every PostgreSQL process (backends, WAL writer, checkpointer...)
+    redis: float
+    load: float  # this process: the load generator
+    busy: float  # the whole machine, every core: user, nice, system, irq, softirq
+    steal: float  # time the hypervisor gave this machine's cores to someone else
+
+
+def _cpu_seconds(process: Any) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def cpu_sample(web_pid: int | None) -> CpuSample:
+    """Where the machine's CPU has gone so far. Two samples around a load phase tell what each
+    request cost, the load generator and the database included (``cpu_share``): on a machine
+    whose 2 cores run all of them, that is what latency at a rate depends on."""
+    import psutil
+
+    web = 0.0
+    if web_pid is not None:
+        try:
+            root = psutil.Process(web_pid)
+            for process in [root, *root.children(recursive=True)]:
+                web += _cpu_seconds(process)
+        except psutil.Error:
+            pass
+    database = redis_cpu = 0.0
+    for process in psutil.process_iter(["name"]):
+        name = process.info["name"] or ""
+        try:
+            if name.startswith(_DATABASE_NAMES):
+                database += _cpu_seconds(process)
+            elif name.startswith(_REDIS_NAMES):
+                redis_cpu += _cpu_seconds(process)
+        except psutil.Error:  # gone meanwhile (a PostgreSQL backend that ended)
+            pass
+    machine = psutil.cpu_times()
+    interrupts = getattr(machine, "irq", 0.0) + getattr(machine, "softirq", 0.0)
+    busy = machine.user + machine.nice + machine.system + interrupts
+    return CpuSample(
+        wall=time.perf_counter(),
+        web=web,
+        database=database,
+        redis=redis_cpu,
+        load=_cpu_seconds(psutil.Process()),
+        busy=busy,
+        steal=getattr(machine, "steal", 0.0),
+    )
+
+
+def cpu_share(before: CpuSample, after: CpuSample, *, requests: int, cores: int | None = None) -> dict[str, float]:
+    """Milliseconds of CPU per request spent by the web server, the database, Redis and the load
+    generator between two samples, and how busy the machine was (percent of all its cores)."""
+    cores = cores or os.cpu_count() or 1
+    wall = max(after.wall - before.wall, 1e-9)
+    per = max(requests, 1)
+
+    def ms(name: str) -> float:
+        return round((getattr(after, name) - getattr(before, name)) * 1000 / per, 2)
+
+    return {
+        "web_ms": ms("web"),
+        "database_ms": ms("database"),
+        "redis_ms": ms("redis"),
+        "load_ms": ms("load"),
+        "machine_busy_pct": round((after.busy - before.busy) / (wall * cores) * 100, 1),
+        "steal_pct": round((after.steal - before.steal) / (wall * cores) * 100, 1),
+    }
+
+
+CPU_COLUMNS = "web ms | PostgreSQL ms | Redis ms | load generator ms | machine busy | steal"
+
+
+def cpu_cells(cpu: dict[str, float]) -> str:
+    """``cpu_share`` as report cells under ``CPU_COLUMNS``."""
+    if not cpu:
+        return " | ".join(["n/a"] * 6)
+    return (
+        f"{cpu['web_ms']} | {cpu['database_ms']} | {cpu['redis_ms']} | {cpu['load_ms']} | "
+        f"{cpu['machine_busy_pct']:.0f} % | {cpu['steal_pct']:.1f} %"
+    )
+
+
 @dataclass
 class LoadResult:
     sent: int = 0
@@ -170,6 +266,7 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     connections_per_worker: list[int] = field(default_factory=list)  # open loop: how the clients spread
+    cpu: dict[str, float] = field(default_factory=dict)  # open loop: CPU per request, by who spent it (cpu_share)
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -181,6 +278,7 @@ class LoadResult:
             "errors": self.errors,
             "wall_s": round(self.wall_s, 3),
             "connections_per_worker": self.connections_per_worker,
+            "cpu": self.cpu,
             **percentiles(self.latencies_ms),
         }
 
@@ -328,11 +426,13 @@ async def open_loop(
     max_in_flight: int = 512,
     clients: int = OPEN_LOOP_CLIENTS,
     spread: Callable[[], list[int]] | None = None,
+    cpu: Callable[[], CpuSample] | None = None,
 ) -> LoadResult:
     """Requests start on a fixed schedule whatever the server does (no coordinated omission):
     each latency is measured from the request's scheduled start, so queueing counts. They rotate
     over ``clients`` connections opened before the clock starts (more open if all are busy);
-    ``spread`` (``Server.connections_per_worker``) records how those landed on the workers."""
+    ``spread`` (``Server.connections_per_worker``) records how those landed on the workers, and
+    ``cpu`` (``Server.cpu_sample``) where the CPU went while they ran (``cpu_share``)."""
     result = LoadResult()
     total = int(rate * duration_s)
     interval = 1.0 / rate
@@ -352,6 +452,7 @@ async def open_loop(
         if spread is not None:
             await asyncio.sleep(0.05)  # let the last connects be accepted
             result.connections_per_worker = spread()
+        before = cpu() if cpu is not None else None
         start = time.perf_counter()
         for i in range(total):
             scheduled = start + i * interval
@@ -367,6 +468,8 @@ async def open_loop(
             task.add_done_callback(in_flight.discard)
         if in_flight:
             await asyncio.wait(in_flight, timeout=60)
+        if before is not None and cpu is not None:
+            result.cpu = cpu_share(before, cpu(), requests=result.sent)
     finally:
         http.close()
     result.wall_s = time.perf_counter() - start

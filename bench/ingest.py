@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 
 from bench.harness import (
+    CPU_COLUMNS,
     OPEN_LOOP_CLIENTS,
     HttpClient,
     LoadResult,
@@ -29,6 +30,7 @@ from bench.harness import (
     bench_database_url,
     bench_redis_url,
     closed_loop,
+    cpu_cells,
     flush_bench_redis,
     free_port,
     machine_facts,
@@ -175,6 +177,7 @@ def _phases(server: Server, write_key: str) -> tuple[dict[str, LoadResult], dict
                     duration_s=RATE_SECONDS,
                     request=track,
                     spread=server.connections_per_worker,
+                    cpu=server.cpu_sample,
                 ),
             )
             for rate in RATES
@@ -316,6 +319,14 @@ def _markdown(facts: dict[str, str], res: dict[str, LoadResult], stored: dict[st
             f"{sum(r.errors.values())} |"
         )
     lines += [
+        "",
+        "Where the CPU went in the open-loop rows, in milliseconds per request (`bench.harness.cpu_share`): "
+        "the web server's processes, PostgreSQL's, Redis's and the load generator's, and how busy the "
+        "machine's 2 cores were (steal: time the host gave them to someone else).",
+        "",
+        f"| `/v1/track` rate | {CPU_COLUMNS} |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {rate}/s | {cpu_cells(res[f'rate_{rate}'].cpu)} |" for rate in RATES],
         "",
         "Raw floor: the same rows (copied from what the API stored) inserted by plain psycopg into a table "
         "with the same columns and indexes, one process, no HTTP, no validation, no identity or features:",
