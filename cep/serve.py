@@ -70,8 +70,12 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def _worker(options: Options) -> None:  # pragma: no cover - runs in the worker process
     import uvicorn
 
+    from core.broker import push_in_background, task_pushes_flush
+
+    push_in_background()  # after-commit task messages leave from a thread: requests do not wait for Redis
     sock = listening_socket(options.host, options.port)
     uvicorn.Server(uvicorn.Config(APP, **uvicorn_config(options))).run(sockets=[sock])
+    task_pushes_flush()  # what the last requests handed over goes out before the process ends
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -226,6 +226,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_TASK_SOFT_TIME_LIMIT = 540
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Web workers push after-commit task messages from a thread of their own (core/broker.py): while
+# the broker is unreachable they keep up to BROKER_PUSH_BACKLOG messages (oldest dropped first)
+# and retry each push for up to BROKER_PUSH_RETRY_SECONDS before giving it up (logged).
+BROKER_PUSH_BACKLOG = int(os.environ.get("BROKER_PUSH_BACKLOG", "100000"))
+BROKER_PUSH_RETRY_SECONDS = float(os.environ.get("BROKER_PUSH_RETRY_SECONDS", "30"))
 
 # Security. Production (DEBUG=0) is secure by default; each switch can be turned off for a
 # TLS-terminating proxy setup or local runs.

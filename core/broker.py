@@ -12,23 +12,39 @@ real worker).
 It falls back to ``apply_async`` whenever the fast path would not be equivalent: eager mode, or
 a broker that is not Redis. It takes keyword arguments and a queue only: for priorities, ETAs,
 expiries or links, call ``apply_async``.
+
+``task_enqueue_soon`` is for messages sent after a commit on a request path (core/domain_events.py).
+In a process that turned on ``push_in_background`` (the web workers, cep/serve.py) it hands them to
+a thread of the process's own and returns at once: the request does not wait for the broker's
+round trip (about a millisecond here), messages that arrive while a push is under way go together
+in the next one, and a broker outage is ridden out by retrying for ``BROKER_PUSH_RETRY_SECONDS``
+instead of dropping the messages at once. Order is kept. ``task_pushes_flush`` waits until
+everything handed over is pushed (the web worker calls it when it stops). Everywhere else
+(Celery workers, tests, management commands) it pushes at once, as ``task_enqueue_many``.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import functools
 import json
+import logging
 import os
 import re
 import socket
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis
 from celery import Task, current_app
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 _EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 _ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
@@ -163,3 +179,152 @@ def task_enqueue_many(task: Task, *, calls: Sequence[tuple[Mapping[str, Any], st
     if messages:
         _client(url).lpush(queue, *[raw for _, raw in messages])
     return [task_id for task_id, _ in messages]
+
+
+Calls = Sequence[tuple[Mapping[str, Any], str]]  # (kwargs, kwargsrepr) per message
+
+
+class _Pusher:
+    """A thread that pushes the messages handed to it, in order, with as few ``LPUSH``es as it can:
+    everything waiting when it starts a push goes in that push (one command per queue)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.changed = threading.Condition()
+        self.waiting: deque[tuple[Task, Calls, str]] = deque()
+        self.waiting_calls = 0
+        self.pushing = False
+        self.dropped = 0
+        self.pushes = 0  # for tests and diagnostics: pushes made (one round trip each)
+        self.thread = threading.Thread(target=self._run, name="broker-pusher", daemon=True)
+        self.thread.start()
+
+    def submit(self, task: Task, calls: Calls, queue: str) -> None:
+        limit = settings.BROKER_PUSH_BACKLOG
+        with self.changed:
+            self.waiting.append((task, calls, queue))
+            self.waiting_calls += len(calls)
+            while self.waiting_calls > limit and len(self.waiting) > 1:  # an outage outlasting the backlog
+                _, old, _ = self.waiting.popleft()
+                self.waiting_calls -= len(old)
+                self.dropped += len(old)
+                logger.error("broker push backlog full (%s messages): dropped the oldest %s", limit, len(old))
+            self.changed.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: not self.waiting and not self.pushing, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self.changed:
+                self.changed.wait_for(lambda: bool(self.waiting))
+                batch = list(self.waiting)
+                self.waiting.clear()
+                self.waiting_calls = 0
+                self.pushing = True
+            try:
+                self._push(batch)
+            except Exception:  # a bug: lose the batch, never the thread
+                logger.exception("broker push failed; %s messages lost", sum(len(calls) for _, calls, _ in batch))
+            finally:
+                with self.changed:
+                    self.pushing = False
+                    self.changed.notify_all()
+
+    def _push(self, batch: list[tuple[Task, Calls, str]]) -> None:
+        url = _fast_path_url()
+        if url is None:  # eager mode switched on meanwhile (tests) or another broker: Celery's own way
+            for task, calls, queue in batch:
+                task_enqueue_many(task, calls=calls, queue=queue)
+            return
+        by_queue: dict[str, list[bytes]] = {}
+        for task, calls, queue in batch:
+            try:
+                raws = [task_message(task, kwargs=kw, queue=queue, kwargsrepr=kwr)[1] for kw, kwr in calls]
+            except Exception:  # a bug (kwargs that are not JSON): lose these messages, not the batch
+                logger.exception("could not build %s messages for %s; lost", len(calls), task.name)
+                continue
+            by_queue.setdefault(queue, []).extend(raws)
+        if not by_queue:
+            return
+        retry_for = float(settings.BROKER_PUSH_RETRY_SECONDS)
+        deadline = time.monotonic() + retry_for
+        delay = 0.05
+        while True:
+            try:
+                client = _client(url)
+                if len(by_queue) == 1:
+                    [(queue, raws)] = by_queue.items()
+                    client.lpush(queue, *raws)
+                else:
+                    pipe = client.pipeline(transaction=False)
+                    for queue, raws in by_queue.items():
+                        pipe.lpush(queue, *raws)
+                    pipe.execute()
+                self.pushes += 1
+                return
+            except redis.RedisError:
+                count = sum(len(raws) for raws in by_queue.values())
+                if time.monotonic() + delay > deadline:
+                    self.dropped += count
+                    logger.exception("broker unreachable for %s s; %s messages lost", retry_for, count)
+                    return
+                logger.warning("broker push failed; retrying %s messages in %.2f s", count, delay, exc_info=True)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+
+class _Background:
+    """This process's switch and pusher (a forked child gets a pusher of its own: threads do not
+    survive a fork)."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.lock = threading.Lock()
+        self.pusher: _Pusher | None = None
+
+    def current(self) -> _Pusher | None:
+        pusher = self.pusher
+        return pusher if pusher is not None and pusher.pid == os.getpid() else None
+
+    def get(self) -> _Pusher:
+        pusher = self.current()
+        if pusher is None:
+            with self.lock:
+                pusher = self.current()
+                if pusher is None:
+                    pusher = self.pusher = _Pusher()
+        return pusher
+
+
+_background = _Background()
+
+
+def push_in_background(enabled: bool = True) -> None:
+    """Turn ``task_enqueue_soon``'s background pushing on (or off) for this process. When it goes
+    off, what was handed over is pushed first."""
+    _background.enabled = enabled
+    if not enabled:
+        task_pushes_flush()
+
+
+def task_enqueue_soon(task: Task, *, calls: Calls, queue: str) -> None:
+    """``task_enqueue_many``, from the process's pusher thread when background pushing is on and
+    the one-``LPUSH`` path applies (Redis broker, not eager); at once otherwise. Raises what the
+    broker raises only when it pushes at once."""
+    if not _background.enabled or _fast_path_url() is None:
+        task_enqueue_many(task, calls=calls, queue=queue)
+        return
+    if calls:
+        _background.get().submit(task, calls, queue)
+
+
+def task_pushes_flush(timeout: float = 10.0) -> bool:
+    """Wait until every message handed to this process's pusher is pushed (or given up on);
+    False if that took longer than ``timeout`` seconds."""
+    pusher = _background.current()
+    return pusher is None or pusher.flush(timeout)
+
+
+atexit.register(task_pushes_flush)

@@ -151,11 +151,12 @@ def _enqueue(event: DomainEvent) -> None:
 
 
 def _send(events: list[DomainEvent]) -> None:
-    from core.broker import task_enqueue_many
+    from core.broker import task_enqueue_soon
     from core.tasks import domain_event_deliver_task
 
     try:
-        task_enqueue_many(
+        # From the pusher thread in a web worker: the request does not wait for the broker.
+        task_enqueue_soon(
             domain_event_deliver_task,
             calls=[
                 (
