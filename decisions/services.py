@@ -13,14 +13,15 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts.models import Workspace
 from accounts.principals import Actor, actor_label
 from audit.services import audit_record
-from core import domain_events
+from core import domain_events, fastjson
 from decisions.bandit import ActionPosterior
 from decisions.conditions import ConditionError, compile_condition
 from decisions.engine import Snapshot, decide
@@ -447,8 +448,21 @@ def snapshot_load(
     )
 
 
+@functools.cache
+def _decision_fields() -> tuple[tuple[Any, bool], ...]:
+    return tuple((field, isinstance(field, models.JSONField)) for field in Decision._meta.concrete_fields)
+
+
 def _decision_values(decision: Decision, db: Any) -> list[Any]:
-    return [field.get_db_prep_save(field.pre_save(decision, True), db) for field in Decision._meta.concrete_fields]
+    """The insert's parameters, as ``get_db_prep_save`` makes them, except that the JSON columns
+    (kilobytes per decision, values the engine computed) are written by orjson: a tenth of
+    ``json.dumps``'s time, and PostgreSQL stores the same jsonb."""
+    return [
+        Jsonb(field.pre_save(decision, True), dumps=fastjson.dumps)
+        if is_json
+        else field.get_db_prep_save(field.pre_save(decision, True), db)
+        for field, is_json in _decision_fields()
+    ]
 
 
 def _decisions_insert(decisions: Sequence[Decision]) -> None:
