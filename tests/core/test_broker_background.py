@@ -87,7 +87,7 @@ def test_a_broker_outage_is_retried_and_nothing_is_lost(
     queue: Any, background: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     real = broker._client
-    failures = []
+    failures: list[str] = []
 
     def flaky(url: str) -> Any:
         if len(failures) < 3:
