@@ -194,8 +194,7 @@ class _Pusher:
         self.waiting: deque[tuple[Task, Calls, str]] = deque()
         self.waiting_calls = 0
         self.pushing = False
-        self.dropped = 0
-        self.pushes = 0  # for tests and diagnostics: pushes made (one round trip each)
+        self.dropped = 0  # messages given up on (a full backlog, an outage longer than the retry window)
         self.thread = threading.Thread(target=self._run, name="broker-pusher", daemon=True)
         self.thread.start()
 
@@ -262,12 +261,12 @@ class _Pusher:
                     for queue, raws in by_queue.items():
                         pipe.lpush(queue, *raws)
                     pipe.execute()
-                self.pushes += 1
                 return
             except redis.RedisError:
                 count = sum(len(raws) for raws in by_queue.values())
                 if time.monotonic() + delay > deadline:
-                    self.dropped += count
+                    with self.changed:
+                        self.dropped += count
                     logger.exception("broker unreachable for %s s; %s messages lost", retry_for, count)
                     return
                 logger.warning("broker push failed; retrying %s messages in %.2f s", count, delay, exc_info=True)
